@@ -1,0 +1,333 @@
+//! The config file (SPEC §6): typed structs parsed with serde, unknown keys
+//! refused, every error naming its key and line.
+
+mod error;
+mod size;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use surel_auth::policy::config::HumanDuration;
+use surel_auth::{Language, PolicyConfig};
+
+pub use error::ConfigError;
+pub use size::Size;
+
+/// Where the config is read from when `--config` is not given.
+pub fn default_path() -> PathBuf {
+    let local = PathBuf::from("config/surel.toml");
+    if local.exists() {
+        local
+    } else {
+        PathBuf::from("/etc/surel/surel.toml")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The server's name in greetings, Received headers and the self-signed certificate.
+    pub hostname: String,
+    /// SQLite file, maildirs and queue live here.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub language: Language,
+    /// `error`, `warn`, `info`, `debug`, `trace`, or a tracing filter; `RUST_LOG` wins.
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+    #[serde(default)]
+    pub log_format: LogFormat,
+    pub tls: TlsConfig,
+    #[serde(default)]
+    pub imap: ImapConfig,
+    #[serde(default)]
+    pub smtp: SmtpConfig,
+    #[serde(default)]
+    pub web: WebConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+
+fn default_log_level() -> String {
+    "info".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertPair {
+    /// PEM: the certificate first, then the intermediates.
+    pub cert: PathBuf,
+    /// PEM: PKCS#8, PKCS#1 or SEC1 private key.
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The default certificate, for clients that send no SNI or a name no other certificate has.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Make a self-signed certificate at `cert`/`key` when neither file exists.
+    #[serde(default)]
+    pub self_signed: bool,
+    /// More certificates (one per mail domain), chosen by the name the client asks for (SNI).
+    #[serde(default)]
+    pub sni: Vec<CertPair>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapConfig {
+    /// IMAP with STARTTLS (143 in production).
+    #[serde(default)]
+    pub listen: Vec<SocketAddr>,
+    /// IMAP over implicit TLS (993).
+    #[serde(default)]
+    pub listen_tls: Vec<SocketAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// MX: mail from the internet (25 in production).
+    #[serde(default)]
+    pub listen: Vec<SocketAddr>,
+    /// Submission with STARTTLS and AUTH (587).
+    #[serde(default)]
+    pub submission: Vec<SocketAddr>,
+    /// Submission over implicit TLS (465).
+    #[serde(default)]
+    pub submissions: Vec<SocketAddr>,
+    #[serde(default = "default_max_message_size")]
+    pub max_message_size: Size,
+}
+
+fn default_max_message_size() -> Size {
+    Size(50 << 20)
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            listen: Vec::new(),
+            submission: Vec::new(),
+            submissions: Vec::new(),
+            max_message_size: default_max_message_size(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// HTTPS: password change, autoconfiguration, health.
+    #[serde(default)]
+    pub listen: Vec<SocketAddr>,
+    /// The address users are sent to, e.g. by IMAP `[ALERT]` texts.
+    #[serde(default)]
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Open connections over all listeners.
+    pub max_connections: usize,
+    /// Open connections from one IP address (an office behind NAT needs many).
+    pub max_connections_per_ip: usize,
+    pub handshake_timeout: HumanDuration,
+    /// Waiting for a command before login.
+    pub idle_timeout: HumanDuration,
+    /// Waiting for a command after login (at least 30 min for IMAP IDLE).
+    pub idle_timeout_authenticated: HumanDuration,
+    /// How long open sessions may take to finish after SIGTERM.
+    pub shutdown_grace: HumanDuration,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        use std::time::Duration;
+        LimitsConfig {
+            max_connections: 10_000,
+            max_connections_per_ip: 200,
+            handshake_timeout: HumanDuration(Duration::from_secs(30)),
+            idle_timeout: HumanDuration(Duration::from_secs(5 * 60)),
+            idle_timeout_authenticated: HumanDuration(Duration::from_secs(31 * 60)),
+            shutdown_grace: HumanDuration(Duration::from_secs(10)),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks the config at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::unreadable(path, &e))?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses `text` (read from `path`, for messages) and checks it.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e))?;
+        config
+            .validate()
+            .map_err(|(key, message)| ConfigError::at_key(path, text, &key, message))?;
+        Ok(config)
+    }
+
+    /// Checks that go beyond a single value; returns the dotted key at fault.
+    fn validate(&self) -> Result<(), (String, String)> {
+        let host = self.hostname.trim();
+        if host.is_empty() || host.contains(char::is_whitespace) || !host.contains('.') {
+            return Err((
+                "hostname".into(),
+                format!(
+                    "{:?} is not a full host name: write the name clients connect to, e.g. \"mail.example.go.id\"",
+                    self.hostname
+                ),
+            ));
+        }
+        if self.listeners().next().is_none() {
+            return Err((
+                "imap.listen".into(),
+                "no listener is configured: set at least one of imap.listen, imap.listen_tls, \
+                 smtp.listen, smtp.submission, smtp.submissions, web.listen"
+                    .into(),
+            ));
+        }
+        if let Some(url) = &self.web.public_url
+            && !url.starts_with("https://")
+        {
+            return Err((
+                "web.public_url".into(),
+                format!("{url:?} must start with https:// (passwords are typed on that page)"),
+            ));
+        }
+        crate::logging::filter_for(&self.log_level).map_err(|e| ("log_level".to_string(), e))?;
+        let limits = &self.limits;
+        if limits.max_connections == 0 || limits.max_connections_per_ip == 0 {
+            return Err((
+                "limits.max_connections".into(),
+                "connection limits must be at least 1".into(),
+            ));
+        }
+        self.policy
+            .validate()
+            .map_err(|(key, message)| (format!("policy.{key}"), message))?;
+        Ok(())
+    }
+
+    /// Every configured listener: (config key, address).
+    pub fn listeners(&self) -> impl Iterator<Item = (&'static str, SocketAddr)> + '_ {
+        let groups: [(&'static str, &Vec<SocketAddr>); 6] = [
+            ("imap.listen", &self.imap.listen),
+            ("imap.listen_tls", &self.imap.listen_tls),
+            ("smtp.listen", &self.smtp.listen),
+            ("smtp.submission", &self.smtp.submission),
+            ("smtp.submissions", &self.smtp.submissions),
+            ("web.listen", &self.web.listen),
+        ];
+        groups
+            .into_iter()
+            .flat_map(|(key, addrs)| addrs.iter().map(move |a| (key, *a)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace_file(rel: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(rel)
+    }
+
+    #[test]
+    fn the_shipped_config_parses() {
+        let path = workspace_file("config/surel.toml");
+        let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.listeners().count(), 6);
+        assert_eq!(config.smtp.max_message_size, Size(50 << 20));
+        assert!(config.tls.self_signed);
+    }
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("test.toml"))
+    }
+
+    const MINIMAL: &str = "hostname = \"mail.example.go.id\"\n\
+        [tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n\
+        [imap]\nlisten = [\"127.0.0.1:1143\"]\n";
+
+    #[test]
+    fn a_minimal_config_gets_the_defaults() {
+        let config = parse(MINIMAL).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("data"));
+        assert_eq!(config.language, Language::Id);
+        assert_eq!(config.limits, LimitsConfig::default());
+    }
+
+    #[test]
+    fn a_misspelt_key_is_named_with_its_line_and_a_suggestion() {
+        let text = MINIMAL.replace("listen = ", "lisen = ");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.starts_with("test.toml:6:"), "{err}");
+        assert!(err.contains("imap.lisen"), "{err}");
+        assert!(err.contains("did you mean `listen`"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key_and_line() {
+        let text = format!("{MINIMAL}[smtp]\nmax_message_size = \"50 apples\"\n");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.starts_with("test.toml:8:"), "{err}");
+        assert!(err.contains("smtp.max_message_size"), "{err}");
+        assert!(err.contains("\"50M\""), "{err}");
+
+        let text = format!("{MINIMAL}[policy]\nmax_age = \"90 weeks\"\n");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("test.toml:8: policy.max_age"), "{err}");
+        assert!(err.contains("90 working days"), "{err}");
+
+        let text = MINIMAL.replace("127.0.0.1:1143", "localhost");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("test.toml:6: imap.listen"), "{err}");
+    }
+
+    #[test]
+    fn semantic_errors_name_their_key_and_line() {
+        let text = format!("{MINIMAL}[web]\npublic_url = \"http://mail.example.go.id\"\n");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("test.toml:8: web.public_url"), "{err}");
+
+        let text = format!("{MINIMAL}[policy]\nrequire_classes = 7\n");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("test.toml:8: policy.require_classes"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_required_key_says_what_to_add() {
+        let text = MINIMAL.replace("hostname = \"mail.example.go.id\"\n", "");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("hostname"), "{err}");
+    }
+}

@@ -1,0 +1,26 @@
+//! The `surel` binary owns the config, TLS, start-up and shutdown, and the
+//! admin CLI (SPEC §5). It wires the protocol crates to the listeners; it
+//! must not implement protocols or storage itself.
+
+mod cli;
+mod config;
+mod logging;
+mod serve;
+mod tls;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line on stderr saying what went wrong and what to do.
+            let text = format!("{e:#}").replace('\n', " ");
+            eprintln!("surel: {text}");
+            ExitCode::FAILURE
+        }
+    }
+}

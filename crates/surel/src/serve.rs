@@ -1,0 +1,205 @@
+//! `surel serve`: start-up, the signal loop (SIGHUP reloads, SIGTERM/SIGINT
+//! stop) and graceful shutdown.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+
+use surel_net::{ConnectionLimits, Listener, Service, Timeouts};
+
+use crate::config::{Config, LogFormat};
+use crate::logging::{self, LogHandle};
+use crate::tls::{self, CertStore, SniResolver};
+
+/// Runs the server until SIGTERM or SIGINT; returns once sessions have
+/// finished or the grace time is over.
+pub fn run(config_path: PathBuf, log_format: Option<LogFormat>) -> anyhow::Result<()> {
+    let config = Config::load(&config_path)?;
+    let log = logging::init(log_format.unwrap_or(config.log_format), &config.log_level);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("surel")
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(serve(config_path, config, log));
+    if let Err(e) = &result {
+        error!("{e:#}");
+    }
+    result
+}
+
+fn timeouts(config: &Config) -> Timeouts {
+    Timeouts {
+        handshake: config.limits.handshake_timeout.0,
+        idle: config.limits.idle_timeout.0,
+        idle_authenticated: config.limits.idle_timeout_authenticated.0,
+    }
+}
+
+/// The protocol a listener key serves, and whether it starts with TLS.
+fn service_for(key: &str) -> (&'static str, bool, Arc<dyn Service>) {
+    use surel_smtp::{Role, SmtpService};
+    match key {
+        "imap.listen" => ("imap", false, Arc::new(surel_imap::ImapService)),
+        "imap.listen_tls" => ("imaps", true, Arc::new(surel_imap::ImapService)),
+        "smtp.listen" => ("smtp", false, Arc::new(SmtpService { role: Role::Mx })),
+        "smtp.submission" => (
+            "submission",
+            false,
+            Arc::new(SmtpService {
+                role: Role::Submission,
+            }),
+        ),
+        "smtp.submissions" => (
+            "submissions",
+            true,
+            Arc::new(SmtpService {
+                role: Role::Submission,
+            }),
+        ),
+        _ => ("web", true, Arc::new(surel_web::WebService::new())),
+    }
+}
+
+/// Creates the data dir readable by surel alone.
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("data_dir: cannot create {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("data_dir: cannot restrict {} to mode 0700", dir.display()))?;
+    Ok(())
+}
+
+async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::Result<()> {
+    let started = Instant::now();
+    tls::ensure_self_signed(&config.tls, &config.hostname)?;
+    let store = CertStore::load(&config.tls)
+        .map_err(|e| anyhow::anyhow!("{e:#} (tls.cert / tls.key in {})", config_path.display()))?;
+    if store.default_is_self_signed() {
+        tls::warn_self_signed(&config.hostname);
+    }
+    let resolver = SniResolver::new(store);
+    let tls_config = tls::server_config(Arc::clone(&resolver))?;
+    prepare_data_dir(&config.data_dir)?;
+
+    // Bind everything before announcing readiness, and report every failure.
+    let mut listeners = Vec::new();
+    let mut failures = Vec::new();
+    for (key, addr) in config.listeners() {
+        match surel_net::bind(addr, key) {
+            Ok(tcp) => {
+                let (role, implicit_tls, service) = service_for(key);
+                listeners.push(Listener {
+                    role,
+                    tcp,
+                    implicit_tls,
+                    service,
+                });
+            }
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    if !failures.is_empty() {
+        anyhow::bail!("{}", failures.join("; "));
+    }
+
+    let shutdown = CancellationToken::new();
+    let ctx = Arc::new(surel_net::Context {
+        hostname: config.hostname.clone(),
+        tls: tokio_rustls::TlsAcceptor::from(tls_config),
+        timeouts: timeouts(&config),
+        shutdown: shutdown.clone(),
+    });
+    let limits = ConnectionLimits::new(
+        config.limits.max_connections,
+        config.limits.max_connections_per_ip,
+    );
+    let sessions = TaskTracker::new();
+    let mut accept_loops = Vec::new();
+    for listener in listeners {
+        let addr = listener.tcp.local_addr()?;
+        info!(listener = listener.role, %addr, "listening");
+        let task = listener.run(Arc::clone(&ctx), Arc::clone(&limits), sessions.clone());
+        accept_loops.push(tokio::spawn(task));
+    }
+
+    let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    info!(
+        startup_ms = started.elapsed().as_millis() as u64,
+        config = %config_path.display(),
+        language = ?config.language,
+        "surel ready"
+    );
+
+    let mut config = config;
+    let why = loop {
+        tokio::select! {
+            _ = hangup.recv() => {
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading]);
+                config = reload(&config_path, config, &resolver, &log);
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+            }
+            _ = terminate.recv() => break "SIGTERM",
+            _ = interrupt.recv() => break "SIGINT",
+        }
+    };
+
+    let grace = config.limits.shutdown_grace.0;
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    info!(
+        signal = why,
+        open = limits.open(),
+        grace_s = grace.as_secs_f64(),
+        "shutting down"
+    );
+    shutdown.cancel();
+    for task in accept_loops {
+        let _ = task.await;
+    }
+    sessions.close();
+    if tokio::time::timeout(grace, sessions.wait()).await.is_err() {
+        warn!(
+            open = limits.open(),
+            "grace time over: closing the remaining connections"
+        );
+    }
+    info!("surel stopped");
+    Ok(())
+}
+
+/// SIGHUP: reads the config again and applies what can change while running
+/// (certificates, log level). On any error the old settings stay.
+fn reload(path: &Path, old: Config, resolver: &SniResolver, log: &LogHandle) -> Config {
+    let new = match Config::load(path) {
+        Ok(new) => new,
+        Err(e) => {
+            error!("reload refused, keeping the running config: {e}");
+            return old;
+        }
+    };
+    match resolver.reload(&new.tls) {
+        Ok(()) => info!("certificates reloaded"),
+        Err(e) => error!("certificate reload failed, keeping the old certificates: {e:#}"),
+    }
+    if let Err(e) = log.set_level(&new.log_level) {
+        error!("log level not changed: {e}");
+    }
+    if new.listeners().ne(old.listeners()) {
+        warn!("listen addresses changed: restart surel to apply them");
+    }
+    if new.hostname != old.hostname || new.data_dir != old.data_dir {
+        warn!("hostname or data_dir changed: restart surel to apply them");
+    }
+    info!("config reloaded");
+    new
+}
