@@ -270,6 +270,14 @@ mod tests {
         assert!(config.tls.self_signed);
     }
 
+    #[test]
+    fn every_shipped_config_parses() {
+        for name in ["config/surel.toml", "config/docker.toml"] {
+            let path = workspace_file(name);
+            Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("test.toml"))
     }
