@@ -45,9 +45,15 @@ fn greets_on_every_plain_listener_and_stops_cleanly_on_sigterm() {
     let mut open = Client::connect(ports.smtp);
     open.line();
     server.signal("TERM");
-    assert!(open.line().starts_with("421 4.3.2"), "open session told of shutdown");
+    assert!(
+        open.line().starts_with("421 4.3.2"),
+        "open session told of shutdown"
+    );
     imap.send("");
-    assert!(imap.line().starts_with("* BYE [UNAVAILABLE] Server shutting down"));
+    assert!(
+        imap.line()
+            .starts_with("* BYE [UNAVAILABLE] Server shutting down")
+    );
     let (status, took) = server.wait_exit(Duration::from_secs(12));
     assert!(status.success(), "exit status {status:?}");
     assert!(took < Duration::from_secs(10), "took {took:?}");
@@ -64,7 +70,8 @@ fn sigint_stops_too() {
 
 #[test]
 fn the_grace_time_bounds_shutdown_when_a_client_hangs() {
-    let config = TestConfig::new().with("[limits]\nshutdown_grace = \"1 s\"\nhandshake_timeout = \"60 s\"");
+    let config =
+        TestConfig::new().with("[limits]\nshutdown_grace = \"1 s\"\nhandshake_timeout = \"60 s\"");
     let mut server = Server::start(config);
     // A client that opens a TLS port and never says hello.
     let _silent = std::net::TcpStream::connect(("127.0.0.1", server.ports().imaps)).unwrap();
@@ -72,7 +79,10 @@ fn the_grace_time_bounds_shutdown_when_a_client_hangs() {
     server.signal("TERM");
     let (status, took) = server.wait_exit(Duration::from_secs(8));
     assert!(status.success(), "{status:?}");
-    assert!(took >= Duration::from_millis(900), "waited for the grace time: {took:?}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "waited for the grace time: {took:?}"
+    );
     assert!(server.log().contains("grace time over"), "{}", server.log());
 }
 
@@ -112,7 +122,11 @@ fn connections_per_ip_are_limited() {
     assert!(first.line().starts_with("* OK"));
     assert!(second.line().starts_with("* OK"));
     let mut third = Client::connect(port);
-    assert!(third.line().starts_with("* BYE [UNAVAILABLE] Too many connections"));
+    assert!(
+        third
+            .line()
+            .starts_with("* BYE [UNAVAILABLE] Too many connections")
+    );
     drop(first);
     std::thread::sleep(Duration::from_millis(200));
     let mut fourth = Client::connect(port);
@@ -154,7 +168,10 @@ fn over_long_lines_are_refused_without_harm() {
     smtp.line();
     smtp.send(&format!("EHLO {}\r\nNOOP\r\n", "x".repeat(100_000)));
     assert!(smtp.line().starts_with("500 5.5.6"));
-    assert!(smtp.line().starts_with("250"), "the session goes on in sync");
+    assert!(
+        smtp.line().starts_with("250"),
+        "the session goes on in sync"
+    );
 }
 
 #[test]
@@ -173,7 +190,12 @@ fn json_logs_are_one_object_per_line() {
         ready |= event["fields"]["message"] == "surel ready";
         if event["fields"]["message"] == "connection closed" {
             assert_eq!(event["span"]["listener"], "imap", "{line}");
-            assert!(event["span"]["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+            assert!(
+                event["span"]["peer"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("127.0.0.1:")
+            );
         }
     }
     assert!(ready, "{log}");

@@ -31,7 +31,11 @@ fn only_tls_1_2_and_1_3_are_offered() {
 fn starttls_works_for_imap_and_smtp() {
     let server = Server::start(TestConfig::new());
     let p = server.ports();
-    let (ok, out) = s_client(p.imap, &["-starttls", "imap", "-quiet"], "a1 CAPABILITY\na2 LOGOUT\n");
+    let (ok, out) = s_client(
+        p.imap,
+        &["-starttls", "imap", "-quiet"],
+        "a1 CAPABILITY\na2 LOGOUT\n",
+    );
     assert!(ok, "{out}");
     assert!(out.contains("a1 OK"), "{out}");
     assert!(!out.contains("LOGINDISABLED\r\na1"), "{out}");
@@ -47,13 +51,18 @@ fn sni_picks_the_certificate_for_the_name_asked() {
     let config = TestConfig::new();
     let out = surel(
         config.dir.path(),
-        &["cert", "self-signed", "--hostname", "mail.kota.go.id", "--out", "kota"],
+        &[
+            "cert",
+            "self-signed",
+            "--hostname",
+            "mail.kota.go.id",
+            "--out",
+            "kota",
+        ],
         "",
     );
     assert!(out.status.success(), "{out:?}");
-    let config = config.with(
-        "[[tls.sni]]\ncert = \"kota/surel.crt\"\nkey = \"kota/surel.key\"",
-    );
+    let config = config.with("[[tls.sni]]\ncert = \"kota/surel.crt\"\nkey = \"kota/surel.key\"");
     let server = Server::start(config);
     let port = server.ports().imaps;
     for (servername, expected) in [
@@ -69,7 +78,11 @@ fn sni_picks_the_certificate_for_the_name_asked() {
         };
         let (ok, out) = s_client(port, &args, "");
         assert!(ok, "{out}");
-        assert_eq!(subject_cn(&out).as_deref(), Some(expected), "{servername:?}: {out}");
+        assert_eq!(
+            subject_cn(&out).as_deref(),
+            Some(expected),
+            "{servername:?}: {out}"
+        );
     }
 }
 
@@ -85,14 +98,29 @@ fn sighup_reloads_certificates_and_keeps_connections() {
 
     // A new certificate in place of the old one.
     let dir = server.dir();
-    let made = surel(dir, &["cert", "self-signed", "--hostname", "new.example.go.id", "--out", "new"], "");
+    let made = surel(
+        dir,
+        &[
+            "cert",
+            "self-signed",
+            "--hostname",
+            "new.example.go.id",
+            "--out",
+            "new",
+        ],
+        "",
+    );
     assert!(made.status.success());
     fs::rename(dir.join("new/surel.crt"), dir.join("certs/surel.crt")).unwrap();
     fs::rename(dir.join("new/surel.key"), dir.join("certs/surel.key")).unwrap();
     server.signal("HUP");
     server.wait_for_log("certificates reloaded", Duration::from_secs(5));
     let (_, out) = s_client(port, &[], "");
-    assert_eq!(subject_cn(&out).as_deref(), Some("new.example.go.id"), "{out}");
+    assert_eq!(
+        subject_cn(&out).as_deref(),
+        Some("new.example.go.id"),
+        "{out}"
+    );
 
     // A broken certificate is refused and the working one stays.
     fs::write(dir.join("certs/surel.crt"), "not a certificate").unwrap();
@@ -100,7 +128,11 @@ fn sighup_reloads_certificates_and_keeps_connections() {
     server.wait_for_log("certificate reload failed", Duration::from_secs(5));
     let (ok, out) = s_client(port, &[], "");
     assert!(ok, "{out}");
-    assert_eq!(subject_cn(&out).as_deref(), Some("new.example.go.id"), "{out}");
+    assert_eq!(
+        subject_cn(&out).as_deref(),
+        Some("new.example.go.id"),
+        "{out}"
+    );
 
     // The connection opened before both reloads is still served.
     open.send("a1 NOOP\r\n");

@@ -174,7 +174,10 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-        panic!("no {needle:?} in the log within {within:?}:\n{}", self.log());
+        panic!(
+            "no {needle:?} in the log within {within:?}:\n{}",
+            self.log()
+        );
     }
 
     pub fn signal(&self, name: &str) {
