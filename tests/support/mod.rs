@@ -252,7 +252,7 @@ impl Client {
     /// True when the server has closed the connection.
     pub fn closed(&mut self) -> bool {
         let mut rest = Vec::new();
-        matches!(self.reader.read_to_end(&mut rest), Ok(_))
+        self.reader.read_to_end(&mut rest).is_ok()
     }
 }
 
