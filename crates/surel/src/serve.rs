@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use tokio::signal::unix::{SignalKind, signal};
@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
+use surel_auth::{Authenticator, Store};
 use surel_net::{ConnectionLimits, Listener, Service, Timeouts};
 
 use crate::config::{Config, LogFormat};
@@ -69,7 +70,7 @@ fn service_for(key: &str) -> (&'static str, bool, Arc<dyn Service>) {
 }
 
 /// Creates the data dir readable by surel alone.
-fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("data_dir: cannot create {}", dir.display()))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
@@ -88,6 +89,10 @@ async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::
     let resolver = SniResolver::new(store);
     let tls_config = tls::server_config(Arc::clone(&resolver))?;
     prepare_data_dir(&config.data_dir)?;
+    let policy = config.build_policy(&config_path)?;
+    let store = Arc::new(Store::open_in(&config.data_dir)?);
+    let auth =
+        Arc::new(Authenticator::new(store, policy, config.auth).map_err(anyhow::Error::msg)?);
 
     // Bind everything before announcing readiness, and report every failure.
     let mut listeners = Vec::new();
@@ -130,6 +135,8 @@ async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::
         accept_loops.push(tokio::spawn(task));
     }
 
+    tokio::spawn(sweep_expired(Arc::clone(&auth), shutdown.clone()));
+
     let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
@@ -146,7 +153,7 @@ async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::
         tokio::select! {
             _ = hangup.recv() => {
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading]);
-                config = reload(&config_path, config, &resolver, &log);
+                config = reload(&config_path, config, &resolver, &auth, &log);
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
             }
             _ = terminate.recv() => break "SIGTERM",
@@ -177,16 +184,46 @@ async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::
     Ok(())
 }
 
+/// Disables accounts whose password expired longer than `disable_after`
+/// ago: at start-up, then every hour (logins check it too).
+async fn sweep_expired(auth: Arc<Authenticator>, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        let auth = Arc::clone(&auth);
+        match tokio::task::spawn_blocking(move || auth.sweep()).await {
+            Ok(Ok(disabled)) if !disabled.is_empty() => {
+                info!(count = disabled.len(), "expiry sweep disabled accounts");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => error!("expiry sweep failed: {e}"),
+            Err(e) => error!("expiry sweep panicked: {e}"),
+        }
+    }
+}
+
 /// SIGHUP: reads the config again and applies what can change while running
-/// (certificates, log level). On any error the old settings stay.
-fn reload(path: &Path, old: Config, resolver: &SniResolver, log: &LogHandle) -> Config {
-    let new = match Config::load(path) {
-        Ok(new) => new,
+/// (certificates, log level, the password policy). On any error the old settings stay.
+fn reload(
+    path: &Path,
+    old: Config,
+    resolver: &SniResolver,
+    auth: &Authenticator,
+    log: &LogHandle,
+) -> Config {
+    let loaded =
+        Config::load(path).and_then(|new| new.build_policy(path).map(|policy| (new, policy)));
+    let (new, policy) = match loaded {
+        Ok(pair) => pair,
         Err(e) => {
             error!("reload refused, keeping the running config: {e}");
             return old;
         }
     };
+    auth.set_policy(policy);
     match resolver.reload(&new.tls) {
         Ok(()) => info!("certificates reloaded"),
         Err(e) => error!("certificate reload failed, keeping the old certificates: {e:#}"),
@@ -197,8 +234,8 @@ fn reload(path: &Path, old: Config, resolver: &SniResolver, log: &LogHandle) -> 
     if new.listeners().ne(old.listeners()) {
         warn!("listen addresses changed: restart surel to apply them");
     }
-    if new.hostname != old.hostname || new.data_dir != old.data_dir {
-        warn!("hostname or data_dir changed: restart surel to apply them");
+    if new.hostname != old.hostname || new.data_dir != old.data_dir || new.auth != old.auth {
+        warn!("hostname, data_dir or [auth] changed: restart surel to apply them");
     }
     info!("config reloaded");
     new

@@ -288,6 +288,18 @@ impl Store {
         Ok(())
     }
 
+    /// Re-enables an account (`user enable`): it gets a fresh window to
+    /// change its password, as if the password had just been issued.
+    pub fn reenable(&self, id: i64, now: Timestamp) -> Result<()> {
+        self.conn().execute(
+            "UPDATE accounts SET state = 'must_change', disabled_reason = NULL, password_changed_at = ?2,
+               failed_logins = 0, first_failed_at = NULL, locked_until = NULL, revision = revision + 1
+             WHERE id = ?1",
+            params![id, now.as_second()],
+        )?;
+        Ok(())
+    }
+
     /// Marks the password as needing a change at next login (`user expire`).
     pub fn force_change(&self, id: i64) -> Result<()> {
         self.set_state(id, StoredState::MustChange, None)

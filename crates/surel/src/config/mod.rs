@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use surel_auth::policy::config::HumanDuration;
-use surel_auth::{Language, PolicyConfig};
+use surel_auth::{AuthConfig, Language, Policy, PolicyConfig};
 
 pub use error::ConfigError;
 pub use size::Size;
@@ -60,6 +60,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub policy: PolicyConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -232,7 +234,18 @@ impl Config {
         self.policy
             .validate()
             .map_err(|(key, message)| (format!("policy.{key}"), message))?;
+        self.auth
+            .validate()
+            .map_err(|(key, message)| (format!("auth.{key}"), message))?;
         Ok(())
+    }
+
+    /// The policy with its holidays file read; errors name the key.
+    pub fn build_policy(&self, path: &Path) -> Result<Policy, ConfigError> {
+        Policy::new(self.policy.clone()).map_err(|(key, message)| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            ConfigError::at_key(path, &text, &format!("policy.{key}"), message)
+        })
     }
 
     /// Every configured listener: (config key, address).
