@@ -31,10 +31,20 @@ impl Desk {
         self.config.dir.path()
     }
 
+    /// Runs a command; whatever went in on stdin (passwords) must never
+    /// come out in the logs on stderr.
     fn run(&self, args: &[&str], stdin: &str) -> Output {
         let mut full = vec!["--config", "surel.toml"];
         full.extend_from_slice(args);
-        surel(self.dir(), &full, stdin)
+        let out = surel(self.dir(), &full, stdin);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for secret in stdin.lines().filter(|l| l.len() >= 6) {
+            assert!(
+                !stderr.contains(secret),
+                "{args:?} wrote a password to stderr: {stderr}"
+            );
+        }
+        out
     }
 
     fn ok(&self, args: &[&str]) -> String {
