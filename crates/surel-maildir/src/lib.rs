@@ -3,12 +3,31 @@
 //! delivery and change notification for IDLE (SPEC §2, §7).
 //!
 //! It is the only code that reads or writes message files; IMAP and SMTP go
-//! through it. It must not do networking, and must never acknowledge a
-//! delivery before the message is fsynced.
-//!
-//! The storage itself arrives with issue 4; this crate fixes its place in the
-//! workspace so the dependency direction (protocols → storage) holds from the
-//! start.
+//! through [`Mailbox`]. It must not do networking, and must never
+//! acknowledge a delivery before the message is fsynced.
+
+mod deliver;
+mod error;
+mod filename;
+pub mod flags;
+mod folders;
+mod mailbox;
+mod messages;
+pub mod names;
+pub mod notify;
+pub mod parse;
+mod scan;
+mod schema;
+
+pub use deliver::Appended;
+pub use error::{Error, QuotaResource, Result};
+pub use flags::Flags;
+pub use folders::{FolderInfo, Status};
+pub use mailbox::{Folder, Mailbox, MessageMeta, Quota, Usage};
+pub use messages::{Copied, FlagChange, Stored};
+pub use notify::{Change, Event};
+pub use parse::{Cached, Fields, MimePart};
+pub use scan::Rescan;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,339 @@
+//! One user's mail: the Maildir++ tree under `<data_dir>/mail/<domain>/<user>/`
+//! and its index. Each session or delivery opens its own [`Mailbox`]; they
+//! coordinate through SQLite transactions on the shared index and learn of
+//! each other's changes through [`crate::notify`].
+//!
+//! Invariants:
+//! - a message file is complete and fsynced before the index names it;
+//! - UIDs in a folder only grow and are never reused while its UIDVALIDITY
+//!   stands (UIDNEXT is kept in the index, not derived from the messages);
+//! - every path is built from a validated folder name (see `names`), so
+//!   nothing reaches outside `root`.
+
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use tokio::sync::broadcast;
+
+use crate::error::{Error, Result};
+use crate::flags::Flags;
+use crate::names;
+use crate::notify::{self, Change, Event};
+use crate::schema;
+
+/// Limits of RFC 9208: bytes (STORAGE) and number of messages (MESSAGE).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quota {
+    pub storage: Option<u64>,
+    pub messages: Option<u64>,
+}
+
+/// What an account uses now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub bytes: u64,
+    pub messages: u64,
+}
+
+/// A folder as the index knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folder {
+    pub(crate) id: i64,
+    pub name: String,
+    pub uidvalidity: u32,
+    pub uidnext: u32,
+    pub highestmodseq: u64,
+    pub subscribed: bool,
+}
+
+/// One message's metadata from the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageMeta {
+    pub uid: u32,
+    pub flags: Flags,
+    pub modseq: u64,
+    /// INTERNALDATE, seconds since the epoch.
+    pub internal_date: i64,
+    /// RFC822.SIZE: bytes with CRLF line ends.
+    pub size: u64,
+    /// Bytes as stored on disk (differs for LF-only imports).
+    pub(crate) stored_size: u64,
+    pub(crate) base: String,
+    pub(crate) in_new: bool,
+}
+
+pub struct Mailbox {
+    pub(crate) root: PathBuf,
+    pub(crate) db: Connection,
+    pub(crate) quota: Quota,
+    pub(crate) changes: broadcast::Sender<Change>,
+}
+
+impl std::fmt::Debug for Mailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailbox").field("root", &self.root).finish()
+    }
+}
+
+/// Creates `dir` with mode 0700 if it is missing.
+pub(crate) fn make_dir(dir: &Path) -> Result<()> {
+    match fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
+        Ok(()) => Ok(()),
+        Err(e) => Err(Error::io(dir)(e)),
+    }
+}
+
+/// Makes a folder's `cur`, `new` and `tmp`.
+pub(crate) fn make_folder_dirs(dir: &Path) -> Result<()> {
+    for sub in ["cur", "new", "tmp"] {
+        make_dir(&dir.join(sub))?;
+    }
+    Ok(())
+}
+
+/// fsyncs a directory, so a rename or create in it survives a crash.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io(dir))
+}
+
+pub(crate) fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64
+}
+
+const META_COLUMNS: &str = "uid, sys, keywords, modseq, internal_date, vsize, size, base, in_new";
+
+pub(crate) fn meta_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageMeta> {
+    let sys: u8 = r.get(1)?;
+    let keywords: String = r.get(2)?;
+    Ok(MessageMeta {
+        uid: r.get(0)?,
+        flags: Flags::from_parts(sys, &keywords),
+        modseq: r.get::<_, i64>(3)? as u64,
+        internal_date: r.get(4)?,
+        size: r.get::<_, i64>(5)? as u64,
+        stored_size: r.get::<_, i64>(6)? as u64,
+        base: r.get(7)?,
+        in_new: r.get(8)?,
+    })
+}
+
+impl Mailbox {
+    /// Opens the mailbox at `root`, creating the maildir, its index and the
+    /// special-use folders (Sent, Drafts, Junk, Trash, Archive) when missing.
+    pub fn open(root: &Path, quota: Quota) -> Result<Mailbox> {
+        make_folder_dirs(root)?;
+        let index = root.join(schema::INDEX_FILE);
+        fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&index)
+            .map_err(Error::io(&index))?;
+        fs::set_permissions(&index, fs::Permissions::from_mode(0o600))
+            .map_err(Error::io(&index))?;
+        let mut db = Connection::open(&index)?;
+        db.busy_timeout(Duration::from_secs(30))?;
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        db.pragma_update(None, "synchronous", "FULL")?;
+        db.pragma_update(None, "foreign_keys", "ON")?;
+        schema::migrate(&mut db)?;
+        let mut mailbox = Mailbox {
+            changes: notify::sender(root),
+            root: root.to_path_buf(),
+            db,
+            quota,
+        };
+        mailbox.ensure_folder("INBOX")?;
+        for (name, _) in names::SPECIAL {
+            mailbox.ensure_folder(name)?;
+        }
+        Ok(mailbox)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn set_quota(&mut self, quota: Quota) {
+        self.quota = quota;
+    }
+
+    pub fn quota(&self) -> Quota {
+        self.quota
+    }
+
+    /// Changes made by any session of this user, from now on.
+    pub fn changes(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    pub(crate) fn notify(&self, folder: &str, event: Event) {
+        let _ = self.changes.send(Change {
+            folder: folder.to_string(),
+            event,
+        });
+    }
+
+    /// The directory of a canonical folder name.
+    pub(crate) fn folder_dir(&self, name: &str) -> PathBuf {
+        self.root.join(names::disk_name(name))
+    }
+
+    /// The current path of a message file.
+    pub(crate) fn message_path(&self, folder: &str, meta: &MessageMeta) -> PathBuf {
+        let dir = self.folder_dir(folder);
+        if meta.in_new {
+            dir.join("new").join(&meta.base)
+        } else {
+            dir.join("cur")
+                .join(format!("{}:2,{}", meta.base, meta.flags.maildir_letters()))
+        }
+    }
+
+    /// Makes a folder (directories and index row) unless it exists.
+    pub(crate) fn ensure_folder(&mut self, name: &str) -> Result<Folder> {
+        if let Some(folder) = self.find_folder(name)? {
+            return Ok(folder);
+        }
+        let dir = self.folder_dir(name);
+        make_folder_dirs(&dir)?;
+        if name != "INBOX" {
+            // The Maildir++ marker other tools look for.
+            let marker = dir.join("maildirfolder");
+            fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(&marker)
+                .map_err(Error::io(&marker))?;
+        }
+        let tx = self
+            .db
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let last: Option<i64> =
+            tx.query_row("SELECT MAX(uidvalidity) FROM folders", [], |r| r.get(0))?;
+        let uidvalidity = now_secs().max(last.unwrap_or(0) + 1).min(u32::MAX as i64);
+        tx.execute(
+            "INSERT OR IGNORE INTO folders (name, uidvalidity) VALUES (?1, ?2)",
+            rusqlite::params![name, uidvalidity],
+        )?;
+        tx.commit()?;
+        self.find_folder(name)?
+            .ok_or_else(|| Error::NoSuchFolder(name.to_string()))
+    }
+
+    pub(crate) fn find_folder(&self, canonical: &str) -> Result<Option<Folder>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT id, name, uidvalidity, uidnext, highestmodseq, subscribed FROM folders WHERE name = ?1",
+                [canonical],
+                |r| {
+                    Ok(Folder {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        uidvalidity: r.get::<_, i64>(2)? as u32,
+                        uidnext: r.get::<_, i64>(3)? as u32,
+                        highestmodseq: r.get::<_, i64>(4)? as u64,
+                        subscribed: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// The folder a client's name refers to (any case of INBOX, other
+    /// clients' names for the special folders).
+    pub fn folder(&self, name: &str) -> Result<Folder> {
+        let canonical = names::canonical(name)?;
+        if let Some(folder) = self.find_folder(&canonical)? {
+            return Ok(folder);
+        }
+        // "Sent Items" maps to "Sent" unless a real "Sent Items" exists.
+        if canonical != name
+            && let Some(folder) = self.find_folder(name)?
+        {
+            return Ok(folder);
+        }
+        Err(Error::NoSuchFolder(name.to_string()))
+    }
+
+    /// All messages of a folder, in UID order.
+    pub fn messages(&self, folder: &str) -> Result<Vec<MessageMeta>> {
+        let f = self.folder(folder)?;
+        let mut stmt = self.db.prepare_cached(&format!(
+            "SELECT {META_COLUMNS} FROM messages WHERE folder_id = ?1 ORDER BY uid"
+        ))?;
+        let rows = stmt
+            .query_map([f.id], meta_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// One message's metadata.
+    pub fn message(&self, folder: &str, uid: u32) -> Result<MessageMeta> {
+        let f = self.folder(folder)?;
+        self.meta(f.id, uid)?.ok_or(Error::NoSuchMessage(uid))
+    }
+
+    pub(crate) fn meta(&self, folder_id: i64, uid: u32) -> Result<Option<MessageMeta>> {
+        let mut stmt = self.db.prepare_cached(&format!(
+            "SELECT {META_COLUMNS} FROM messages WHERE folder_id = ?1 AND uid = ?2"
+        ))?;
+        Ok(stmt
+            .query_row(rusqlite::params![folder_id, uid], meta_row)
+            .optional()?)
+    }
+
+    /// Bytes and messages stored over all folders.
+    pub fn usage(&self) -> Result<Usage> {
+        let (bytes, messages): (i64, i64) = self.db.query_row(
+            "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM messages",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(Usage {
+            bytes: bytes as u64,
+            messages: messages as u64,
+        })
+    }
+
+    /// Refuses adding `messages` totalling `bytes` beyond the quota.
+    pub(crate) fn check_quota(&self, bytes: u64, messages: u64) -> Result<()> {
+        if self.quota == Quota::default() {
+            return Ok(());
+        }
+        let used = self.usage()?;
+        if self
+            .quota
+            .storage
+            .is_some_and(|limit| used.bytes + bytes > limit)
+        {
+            return Err(Error::OverQuota {
+                resource: crate::error::QuotaResource::Storage,
+            });
+        }
+        if self
+            .quota
+            .messages
+            .is_some_and(|limit| used.messages + messages > limit)
+        {
+            return Err(Error::OverQuota {
+                resource: crate::error::QuotaResource::Message,
+            });
+        }
+        Ok(())
+    }
+}

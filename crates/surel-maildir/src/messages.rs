@@ -1,0 +1,369 @@
+//! Reading and changing stored messages: fetch, flags (with CONDSTORE
+//! modseq), copy and move (atomic, new UIDs), expunge, search helpers.
+
+use std::fs;
+use std::path::PathBuf;
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use crate::error::{Error, Result};
+use crate::flags::Flags;
+use crate::mailbox::{Mailbox, MessageMeta, meta_row, sync_dir};
+use crate::notify::Event;
+use crate::parse::{Cached, Fields, MimePart};
+
+/// How STORE changes flags (RFC 9051 §6.4.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagChange {
+    Set,
+    Add,
+    Remove,
+}
+
+/// The outcome of a STORE over several messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stored {
+    /// Messages whose flags are now as given, with their new modseq.
+    pub updated: Vec<MessageMeta>,
+    /// UIDs refused by UNCHANGEDSINCE (RFC 7162 §3.1.3: MODIFIED).
+    pub modified: Vec<u32>,
+}
+
+/// Old and new UIDs of a COPY or MOVE (RFC 4315 COPYUID).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    pub uidvalidity: u32,
+    pub uids: Vec<(u32, u32)>,
+}
+
+/// A new file made for a copy, taken back if the copy fails.
+struct Placed {
+    path: PathBuf,
+    base: String,
+    source: MessageMeta,
+}
+
+impl Mailbox {
+    /// The whole message as stored.
+    pub fn read(&self, folder: &str, uid: u32) -> Result<Vec<u8>> {
+        let meta = self.message(folder, uid)?;
+        let path = self.message_path(&self.folder(folder)?.name, &meta);
+        match fs::read(&path) {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NoSuchMessage(uid)),
+            Err(e) => Err(Error::io(path)(e)),
+        }
+    }
+
+    /// The cached header block, MIME structure and search fields.
+    pub fn cached(&self, folder: &str, uid: u32) -> Result<Cached> {
+        let f = self.folder(folder)?;
+        let mut stmt = self.db.prepare_cached(
+            "SELECT header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id
+             FROM messages WHERE folder_id = ?1 AND uid = ?2",
+        )?;
+        stmt.query_row(params![f.id, uid], cached_row)
+            .optional()?
+            .ok_or(Error::NoSuchMessage(uid))
+    }
+
+    /// Calls `visit` with the cache of every message with a UID in
+    /// `first..=last`, in UID order, without loading them all at once.
+    pub fn for_each_cached(
+        &self,
+        folder: &str,
+        first: u32,
+        last: u32,
+        mut visit: impl FnMut(u32, Cached),
+    ) -> Result<()> {
+        let f = self.folder(folder)?;
+        let mut stmt = self.db.prepare_cached(
+            "SELECT header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id, uid
+             FROM messages WHERE folder_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid",
+        )?;
+        let mut rows = stmt.query(params![f.id, first, last])?;
+        while let Some(row) = rows.next()? {
+            visit(row.get(9)?, cached_row(row)?);
+        }
+        Ok(())
+    }
+
+    /// Whether the decoded body text of a message contains `needle` (SEARCH BODY/TEXT).
+    pub fn body_contains(&self, folder: &str, uid: u32, needle: &str) -> Result<bool> {
+        Ok(crate::parse::body_contains(
+            &self.read(folder, uid)?,
+            needle,
+        ))
+    }
+
+    /// Changes flags of `uids`; with `unchanged_since`, only messages whose
+    /// modseq is not above it (RFC 7162).
+    pub fn store_flags(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+        change: FlagChange,
+        flags: &Flags,
+        unchanged_since: Option<u64>,
+    ) -> Result<Stored> {
+        let f = self.folder(folder)?;
+        let mut stored = Stored::default();
+        let tx = self
+            .db
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let dir = self.root.join(crate::names::disk_name(&f.name));
+        for &uid in uids {
+            let meta = tx
+                .prepare_cached(
+                    "SELECT uid, sys, keywords, modseq, internal_date, vsize, size, base, in_new
+                     FROM messages WHERE folder_id = ?1 AND uid = ?2",
+                )?
+                .query_row(params![f.id, uid], meta_row)
+                .optional()?;
+            let Some(meta) = meta else { continue };
+            if unchanged_since.is_some_and(|since| meta.modseq > since) {
+                stored.modified.push(uid);
+                continue;
+            }
+            let mut new = match change {
+                FlagChange::Set => Flags::new(),
+                FlagChange::Add | FlagChange::Remove => meta.flags.clone(),
+            };
+            for name in flags.names() {
+                if change == FlagChange::Remove {
+                    new.remove(&name);
+                } else {
+                    new.insert(&name);
+                }
+            }
+            if new == meta.flags {
+                stored.updated.push(meta);
+                continue;
+            }
+            // Keep the file name's letters in step with the system flags,
+            // so other tools see them too.
+            let from = if meta.in_new {
+                dir.join("new").join(&meta.base)
+            } else {
+                dir.join("cur")
+                    .join(format!("{}:2,{}", meta.base, meta.flags.maildir_letters()))
+            };
+            let to = dir
+                .join("cur")
+                .join(format!("{}:2,{}", meta.base, new.maildir_letters()));
+            if from != to {
+                fs::rename(&from, &to).map_err(Error::io(&from))?;
+            }
+            let modseq: i64 = tx.query_row(
+                "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
+                [f.id],
+                |r| r.get(0),
+            )?;
+            tx.prepare_cached(
+                "UPDATE messages SET sys = ?3, keywords = ?4, modseq = ?5, in_new = 0 WHERE folder_id = ?1 AND uid = ?2",
+            )?
+            .execute(params![f.id, uid, new.bits(), new.keywords_text(), modseq])?;
+            stored.updated.push(MessageMeta {
+                flags: new,
+                modseq: modseq as u64,
+                in_new: false,
+                ..meta
+            });
+        }
+        tx.commit()?;
+        for m in &stored.updated {
+            self.notify(
+                &f.name,
+                Event::Flags {
+                    uid: m.uid,
+                    modseq: m.modseq,
+                },
+            );
+        }
+        Ok(stored)
+    }
+
+    /// Copies messages to another folder; all or none (RFC 9051 §6.4.7).
+    pub fn copy(&mut self, from: &str, uids: &[u32], to: &str) -> Result<Copied> {
+        self.transfer(from, uids, to, false)
+    }
+
+    /// Moves messages to another folder (RFC 6851); all or none.
+    pub fn move_messages(&mut self, from: &str, uids: &[u32], to: &str) -> Result<Copied> {
+        self.transfer(from, uids, to, true)
+    }
+
+    fn transfer(&mut self, from: &str, uids: &[u32], to: &str, remove: bool) -> Result<Copied> {
+        let src = self.folder(from)?;
+        let dst = self.folder(to)?;
+        let sources: Vec<MessageMeta> = uids
+            .iter()
+            .filter_map(|&uid| self.meta(src.id, uid).transpose())
+            .collect::<Result<_>>()?;
+        if !remove || src.id == dst.id {
+            let bytes = sources.iter().map(|m| m.stored_size).sum();
+            self.check_quota(bytes, sources.len() as u64)?;
+        }
+        let dst_dir = self.folder_dir(&dst.name);
+        let mut placed: Vec<Placed> = Vec::new();
+        let undo = |placed: &[Placed]| {
+            for p in placed {
+                let _ = fs::remove_file(&p.path);
+            }
+        };
+        for meta in &sources {
+            let source = self.message_path(&src.name, meta);
+            let base = crate::filename::new_base(meta.stored_size, meta.size);
+            let target = dst_dir
+                .join("cur")
+                .join(format!("{base}:2,{}", meta.flags.maildir_letters()));
+            // A hard link shares the file (as Dovecot does); across file
+            // systems, copy it. Moves keep the same inode by linking too,
+            // and unlink the source only once the index agrees.
+            let made = fs::hard_link(&source, &target).or_else(|_| {
+                fs::copy(&source, &target).and_then(|_| fs::File::open(&target)?.sync_all())
+            });
+            if let Err(e) = made {
+                undo(&placed);
+                return Err(if e.kind() == std::io::ErrorKind::NotFound {
+                    Error::NoSuchMessage(meta.uid)
+                } else {
+                    Error::io(&target)(e)
+                });
+            }
+            placed.push(Placed {
+                path: target,
+                base,
+                source: meta.clone(),
+            });
+        }
+        if let Err(e) = sync_dir(&dst_dir.join("cur")) {
+            undo(&placed);
+            return Err(e);
+        }
+        let committed = (|| -> Result<Vec<(u32, u32)>> {
+            let tx = self
+                .db
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut pairs = Vec::new();
+            for p in &placed {
+                let (uid, modseq): (i64, i64) = tx.query_row(
+                    "UPDATE folders SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
+                     WHERE id = ?1 RETURNING uidnext - 1, highestmodseq",
+                    [dst.id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                tx.prepare_cached(
+                    "INSERT INTO messages (folder_id, uid, base, in_new, sys, keywords, modseq, internal_date, size, vsize,
+                       header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id)
+                     SELECT ?3, ?4, ?5, 0, sys, keywords, ?6, internal_date, size, vsize,
+                       header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id
+                     FROM messages WHERE folder_id = ?1 AND uid = ?2",
+                )?
+                .execute(params![src.id, p.source.uid, dst.id, uid, p.base, modseq])?;
+                pairs.push((p.source.uid, uid as u32));
+            }
+            if remove {
+                for p in &placed {
+                    delete_row(&tx, src.id, p.source.uid)?;
+                }
+            }
+            tx.commit()?;
+            Ok(pairs)
+        })();
+        let pairs = match committed {
+            Ok(pairs) => pairs,
+            Err(e) => {
+                undo(&placed);
+                return Err(e);
+            }
+        };
+        if remove {
+            for p in &placed {
+                let _ = fs::remove_file(self.message_path(&src.name, &p.source));
+                self.notify(&src.name, Event::Expunged { uid: p.source.uid });
+            }
+        }
+        for (_, uid) in &pairs {
+            self.notify(&dst.name, Event::New { uid: *uid });
+        }
+        Ok(Copied {
+            uidvalidity: dst.uidvalidity,
+            uids: pairs,
+        })
+    }
+
+    /// Removes the messages flagged \Deleted (only those in `uids` when
+    /// given: UID EXPUNGE); returns the expunged UIDs in order.
+    pub fn expunge(&mut self, folder: &str, uids: Option<&[u32]>) -> Result<Vec<u32>> {
+        let f = self.folder(folder)?;
+        let doomed: Vec<MessageMeta> = self
+            .messages(&f.name)?
+            .into_iter()
+            .filter(|m| m.flags.is_deleted() && uids.is_none_or(|set| set.contains(&m.uid)))
+            .collect();
+        if doomed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tx = self
+            .db
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for m in &doomed {
+            delete_row(&tx, f.id, m.uid)?;
+        }
+        tx.commit()?;
+        for m in &doomed {
+            let path = self.message_path(&f.name, m);
+            if let Err(e) = fs::remove_file(&path)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %path.display(), error = %e, "expunged message file could not be removed");
+            }
+            self.notify(&f.name, Event::Expunged { uid: m.uid });
+        }
+        Ok(doomed.iter().map(|m| m.uid).collect())
+    }
+
+    /// UIDs expunged since `modseq` (QRESYNC VANISHED (EARLIER)).
+    pub fn expunged_since(&self, folder: &str, modseq: u64) -> Result<Vec<u32>> {
+        let f = self.folder(folder)?;
+        let mut stmt = self.db.prepare_cached(
+            "SELECT uid FROM expunged WHERE folder_id = ?1 AND modseq > ?2 ORDER BY uid",
+        )?;
+        let rows = stmt
+            .query_map(params![f.id, modseq as i64], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}
+
+/// Deletes a message row and records the expunge with a new modseq.
+pub(crate) fn delete_row(tx: &rusqlite::Transaction<'_>, folder_id: i64, uid: u32) -> Result<()> {
+    let modseq: i64 = tx.query_row(
+        "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
+        [folder_id],
+        |r| r.get(0),
+    )?;
+    tx.prepare_cached("DELETE FROM messages WHERE folder_id = ?1 AND uid = ?2")?
+        .execute(params![folder_id, uid])?;
+    tx.prepare_cached("INSERT INTO expunged (folder_id, uid, modseq) VALUES (?1, ?2, ?3)")?
+        .execute(params![folder_id, uid, modseq])?;
+    Ok(())
+}
+
+fn cached_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Cached> {
+    let mime: String = r.get(1)?;
+    Ok(Cached {
+        header: r.get(0)?,
+        mime: serde_json::from_str::<MimePart>(&mime).unwrap_or_default(),
+        fields: Fields {
+            subject: r.get(2)?,
+            from: r.get(3)?,
+            to: r.get(4)?,
+            cc: r.get(5)?,
+            bcc: r.get(6)?,
+            date: r.get(7)?,
+            message_id: r.get(8)?,
+        },
+    })
+}

@@ -1,0 +1,209 @@
+//! Reconciling the index with the files: messages added, removed, moved
+//! between new/ and cur/ or re-flagged behind surel's back (another tool, a
+//! copied-in export, a crash between a rename and the index update). New
+//! files get new UIDs after all existing ones; nothing is renumbered.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use rusqlite::{TransactionBehavior, params};
+
+use crate::deliver::insert_message;
+use crate::error::{Error, Result};
+use crate::filename;
+use crate::flags::Flags;
+use crate::mailbox::Mailbox;
+use crate::messages::delete_row;
+use crate::notify::Event;
+use crate::parse;
+
+/// Files left in tmp/ longer than this are debris of interrupted writes.
+const TMP_MAX_AGE: Duration = Duration::from_secs(36 * 3600);
+
+/// What a rescan changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rescan {
+    pub added: Vec<u32>,
+    pub removed: Vec<u32>,
+    pub reflagged: Vec<u32>,
+}
+
+struct OnDisk {
+    in_new: bool,
+    letters: String,
+    file: String,
+}
+
+fn mtime_stamp(dir: &Path) -> String {
+    ["new", "cur"]
+        .iter()
+        .map(|d| {
+            fs::metadata(dir.join(d))
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos())
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn read_files(dir: &Path, in_new: bool, out: &mut HashMap<String, OnDisk>) -> Result<()> {
+    let sub = dir.join(if in_new { "new" } else { "cur" });
+    let entries = match fs::read_dir(&sub) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(sub)(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(Error::io(&sub))?;
+        let Some(file) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if file.starts_with('.') {
+            continue;
+        }
+        let (base, letters) = filename::split(&file);
+        out.insert(
+            base.to_string(),
+            OnDisk {
+                in_new,
+                letters: letters.to_string(),
+                file: file.clone(),
+            },
+        );
+    }
+    Ok(())
+}
+
+fn clean_tmp(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir.join("tmp")) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > TMP_MAX_AGE);
+        if old && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+impl Mailbox {
+    /// Rescans a folder if its directories changed since the last scan.
+    pub fn sync(&mut self, folder: &str) -> Result<Rescan> {
+        let f = self.folder(folder)?;
+        let stamp = mtime_stamp(&self.folder_dir(&f.name));
+        let last: Option<String> = self.db.query_row(
+            "SELECT scan_stamp FROM folders WHERE id = ?1",
+            [f.id],
+            |r| r.get(0),
+        )?;
+        if last.as_deref() == Some(stamp.as_str()) {
+            return Ok(Rescan::default());
+        }
+        self.rescan(folder)
+    }
+
+    /// Compares the folder's files with its index and makes the index agree.
+    pub fn rescan(&mut self, folder: &str) -> Result<Rescan> {
+        let f = self.folder(folder)?;
+        let dir = self.folder_dir(&f.name);
+        clean_tmp(&dir);
+        let stamp = mtime_stamp(&dir);
+        let mut disk = HashMap::new();
+        read_files(&dir, true, &mut disk)?;
+        read_files(&dir, false, &mut disk)?;
+        let known = self.messages(&f.name)?;
+        let mut result = Rescan::default();
+
+        let tx = self
+            .db
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for meta in &known {
+            match disk.remove(&meta.base) {
+                None => {
+                    delete_row(&tx, f.id, meta.uid)?;
+                    result.removed.push(meta.uid);
+                }
+                Some(file) => {
+                    let letters = Flags::from_maildir_letters(&file.letters);
+                    let flags = meta.flags.with_system_of(&letters);
+                    if file.in_new != meta.in_new || flags != meta.flags {
+                        let modseq: i64 = tx.query_row(
+                            "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
+                            [f.id],
+                            |r| r.get(0),
+                        )?;
+                        tx.execute(
+                            "UPDATE messages SET in_new = ?3, sys = ?4, modseq = ?5 WHERE folder_id = ?1 AND uid = ?2",
+                            params![f.id, meta.uid, file.in_new, flags.bits(), modseq],
+                        )?;
+                        result.reflagged.push(meta.uid);
+                    }
+                }
+            }
+        }
+        // New files in name order: Dovecot names start with the delivery time.
+        let mut new_files: Vec<(String, OnDisk)> = disk.into_iter().collect();
+        new_files.sort_by(|a, b| a.0.cmp(&b.0));
+        for (base, file) in new_files {
+            let path = dir
+                .join(if file.in_new { "new" } else { "cur" })
+                .join(&file.file);
+            let raw = match fs::read(&path) {
+                Ok(raw) => raw,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(path)(e)),
+            };
+            let internal_date = fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs() as i64);
+            let (uid, modseq): (i64, i64) = tx.query_row(
+                "UPDATE folders SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
+                 WHERE id = ?1 RETURNING uidnext - 1, highestmodseq",
+                [f.id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let flags = Flags::from_maildir_letters(&file.letters);
+            let vsize = filename::sizes(&base)
+                .1
+                .unwrap_or_else(|| filename::crlf_size(&raw));
+            let cached = parse::parse(&raw);
+            insert_message(
+                &tx,
+                f.id,
+                uid,
+                &base,
+                file.in_new,
+                &flags,
+                modseq,
+                internal_date,
+                raw.len() as u64,
+                vsize,
+                &cached,
+            )?;
+            result.added.push(uid as u32);
+        }
+        tx.execute(
+            "UPDATE folders SET scan_stamp = ?2 WHERE id = ?1",
+            params![f.id, stamp],
+        )?;
+        tx.commit()?;
+        for &uid in &result.added {
+            self.notify(&f.name, Event::New { uid });
+        }
+        for &uid in &result.removed {
+            self.notify(&f.name, Event::Expunged { uid });
+        }
+        Ok(result)
+    }
+}
