@@ -186,3 +186,66 @@ pub(crate) fn insert_message(
     ])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mailbox::Quota;
+
+    const MSG: &[u8] = b"From: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n";
+
+    fn files(dir: &std::path::Path) -> Vec<String> {
+        let mut out = Vec::new();
+        for sub in ["tmp", "new", "cur"] {
+            for e in fs::read_dir(dir.join(sub)).unwrap() {
+                out.push(format!(
+                    "{sub}/{}",
+                    e.unwrap().file_name().to_string_lossy()
+                ));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_delivery_interrupted_at_any_step_leaves_nothing_half_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut mb = Mailbox::open(dir.path(), Quota::default()).unwrap();
+        for stop in 1..=4 {
+            STOP_AFTER.with(|s| s.set(stop));
+            assert!(mb.deliver(MSG).is_err(), "step {stop}");
+            STOP_AFTER.with(|s| s.set(0));
+            assert!(
+                files(dir.path()).is_empty(),
+                "step {stop}: {:?}",
+                files(dir.path())
+            );
+            assert!(mb.messages("INBOX").unwrap().is_empty());
+            // Nothing for a rescan to find either: absent, not half.
+            assert!(mb.rescan("INBOX").unwrap().added.is_empty());
+        }
+        let ok = mb.deliver(MSG).unwrap();
+        assert_eq!(ok.uid, 1, "failed attempts used no UID");
+        assert_eq!(mb.read("INBOX", 1).unwrap(), MSG);
+    }
+
+    #[test]
+    fn a_crash_after_the_rename_leaves_a_whole_message_the_rescan_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut mb = Mailbox::open(dir.path(), Quota::default()).unwrap();
+        mb.deliver(MSG).unwrap();
+        // As if the process died between the rename into new/ and the index.
+        let base = crate::filename::new_base(MSG.len() as u64, MSG.len() as u64);
+        fs::write(dir.path().join("new").join(&base), MSG).unwrap();
+        // And a half-written file in tmp/ that never got renamed.
+        fs::write(dir.path().join("tmp").join("half"), &MSG[..10]).unwrap();
+        let scan = mb.rescan("INBOX").unwrap();
+        assert_eq!(scan.added, vec![2]);
+        assert_eq!(mb.read("INBOX", 2).unwrap(), MSG);
+        assert_eq!(
+            mb.messages("INBOX").unwrap().len(),
+            2,
+            "the tmp file is never a message"
+        );
+    }
+}
