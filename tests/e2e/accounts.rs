@@ -95,8 +95,22 @@ fn an_account_goes_from_issued_to_active_through_the_users_own_change() {
         "the password is printed once, on stdout"
     );
 
+    // The maildir and its special-use folders come with the account.
+    let maildir = desk.dir().join("data/mail/kemenkeu.go.id/budi");
+    for folder in [
+        "cur",
+        ".Sent/cur",
+        ".Drafts/cur",
+        ".Junk/cur",
+        ".Trash/cur",
+        ".Archive/cur",
+    ] {
+        assert!(maildir.join(folder).is_dir(), "{folder}");
+    }
+
     let v = desk.show("budi@kemenkeu.go.id");
     assert_eq!(v["state"], "must_change");
+    assert_eq!(v["quota"]["used"], 0);
     assert_eq!(v["name"], "Budi Santoso");
     assert_eq!(v["quota"]["limit"], 2u64 << 30);
     assert_eq!(v["failed_logins"], 0);

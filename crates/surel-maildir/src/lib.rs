@@ -39,43 +39,11 @@ pub fn mailbox_dir(data_dir: &Path, domain: &str, local: &str) -> PathBuf {
         .join(local.to_lowercase())
 }
 
-/// Bytes used by an account's mail (0 when it has none yet).
-pub fn usage(data_dir: &Path, domain: &str, local: &str) -> std::io::Result<u64> {
-    fn walk(dir: &Path) -> std::io::Result<u64> {
-        let mut total = 0;
-        let entries = match std::fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(e),
-        };
-        for entry in entries {
-            let entry = entry?;
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                total += walk(&entry.path())?;
-            } else if kind.is_file() {
-                total += entry.metadata()?.len();
-            }
-        }
-        Ok(total)
+/// What an account's mail uses, from its index (zero before its first mail).
+pub fn usage(data_dir: &Path, domain: &str, local: &str) -> Result<Usage> {
+    let dir = mailbox_dir(data_dir, domain, local);
+    if !dir.join(schema::INDEX_FILE).exists() {
+        return Ok(Usage::default());
     }
-    walk(&mailbox_dir(data_dir, domain, local))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn usage_sums_the_mail_files() {
-        let dir = std::env::temp_dir().join(format!("surel-usage-{}", std::process::id()));
-        let cur = mailbox_dir(&dir, "Example.go.id", "Budi").join("cur");
-        std::fs::create_dir_all(&cur).unwrap();
-        std::fs::write(cur.join("1.msg"), [0u8; 100]).unwrap();
-        std::fs::create_dir_all(cur.parent().unwrap().join(".Sent/cur")).unwrap();
-        std::fs::write(cur.parent().unwrap().join(".Sent/cur/2.msg"), [0u8; 50]).unwrap();
-        assert_eq!(usage(&dir, "example.go.id", "budi").unwrap(), 150);
-        assert_eq!(usage(&dir, "example.go.id", "nobody").unwrap(), 0);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
+    Mailbox::open(&dir, Quota::default())?.usage()
 }

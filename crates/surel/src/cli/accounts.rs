@@ -94,7 +94,7 @@ fn view(admin: &Admin, a: &Account) -> anyhow::Result<UserView> {
     let policy = admin.auth.policy();
     let now = admin.auth.now();
     let expiry = policy.expiry(a.password_changed_at);
-    let used = surel_maildir::usage(&admin.config.data_dir, &a.domain, &a.local)?;
+    let used = surel_maildir::usage(&admin.config.data_dir, &a.domain, &a.local)?.bytes;
     Ok(UserView {
         address: a.address(),
         name: a.display_name.clone(),
@@ -224,6 +224,15 @@ pub fn run(admin: &Admin, command: UserCommand) -> anyhow::Result<()> {
                 },
                 now,
             )?;
+            // The maildir and its special-use folders come with the account.
+            let dir =
+                surel_maildir::mailbox_dir(&admin.config.data_dir, &account.domain, &account.local);
+            let quota = surel_maildir::Quota {
+                storage: account.quota_bytes,
+                messages: None,
+            };
+            surel_maildir::Mailbox::open(&dir, quota)
+                .with_context(|| format!("cannot create the mailbox of {}", account.address()))?;
             tracing::info!(target: "audit", account = %account.address(), "account created");
             print_issued(&account.address(), &password, generated, json)
         }
