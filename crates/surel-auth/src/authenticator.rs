@@ -220,13 +220,17 @@ impl Authenticator {
         peer: Option<IpAddr>,
     ) -> AuthResult {
         let now = self.now();
-        let (outcome, delay) = match self.guard.check_ip(peer, now) {
-            IpVerdict::Refuse => (Outcome::Throttled, Duration::ZERO),
+        let (outcome, reason, delay) = match self.guard.check_ip(peer, now) {
+            IpVerdict::Refuse => (
+                Outcome::Throttled,
+                "too many failures from this address",
+                Duration::ZERO,
+            ),
             IpVerdict::Allow(delay) => match self.decide(login, password, peer, now) {
-                Ok(outcome) => (outcome, delay),
+                Ok((outcome, reason)) => (outcome, reason, delay),
                 Err(e) => {
                     warn!(target: "audit", login, service = service.as_str(), error = %e, "login failed: account database error");
-                    (Outcome::BadCredentials, delay)
+                    (Outcome::BadCredentials, "account database error", delay)
                 }
             },
         };
@@ -240,21 +244,25 @@ impl Authenticator {
             service = service.as_str(),
             peer = ?peer,
             outcome = outcome.name(),
+            reason,
             "login"
         );
         AuthResult { outcome, delay }
     }
 
+    /// The outcome of a login, and why (for the audit log only: the reply
+    /// never tells an unknown user from a wrong password).
     fn decide(
         &self,
         login: &str,
         password: &str,
         peer: Option<IpAddr>,
         now: Timestamp,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<(Outcome, &'static str), StoreError> {
         let account = match self.check_password(login, password, peer, now)? {
-            Check::Unknown | Check::Wrong => return Ok(Outcome::BadCredentials),
-            Check::Locked { until } => return Ok(Outcome::Locked { until }),
+            Check::Unknown => return Ok((Outcome::BadCredentials, "unknown user")),
+            Check::Wrong => return Ok((Outcome::BadCredentials, "wrong password")),
+            Check::Locked { until } => return Ok((Outcome::Locked { until }, "account locked")),
             Check::Right(account) => account,
         };
         let policy = self.policy();
@@ -263,17 +271,31 @@ impl Authenticator {
         Ok(match password_state(&account, &expiry, now) {
             State::Disabled => {
                 self.disable_if_expired(&account, now)?;
-                Outcome::Disabled { account: who }
+                (Outcome::Disabled { account: who }, "account disabled")
             }
-            State::MustChange => Outcome::MustChange { account: who },
-            State::Expired => Outcome::Expired { account: who },
-            State::Active | State::Locked => Outcome::Success {
-                warning: policy.warning(&expiry, now).map(|days_left| ExpiryWarning {
+            State::MustChange => (
+                Outcome::MustChange { account: who },
+                "password must be changed",
+            ),
+            State::Expired => (Outcome::Expired { account: who }, "password expired"),
+            State::Active | State::Locked => {
+                let warning = policy.warning(&expiry, now).map(|days_left| ExpiryWarning {
                     days_left,
                     last_valid_day: expiry.last_valid_day,
-                }),
-                account: who,
-            },
+                });
+                let reason = if warning.is_some() {
+                    "password expires soon"
+                } else {
+                    "ok"
+                };
+                (
+                    Outcome::Success {
+                        account: who,
+                        warning,
+                    },
+                    reason,
+                )
+            }
         })
     }
 

@@ -42,6 +42,27 @@ pub struct MimePart {
     pub message: Option<Box<MimePart>>,
 }
 
+impl MimePart {
+    /// The part an IMAP section number names (RFC 9051 §6.4.5): `[]` is the
+    /// whole message; in a non-multipart message part 1 is its body; inside
+    /// a message/rfc822 part, numbering continues in the embedded message.
+    pub fn part(&self, path: &[u32]) -> Option<&MimePart> {
+        let Some((&first, rest)) = path.split_first() else {
+            return Some(self);
+        };
+        let container = match &self.message {
+            Some(inner) if self.ctype == "message" => inner.as_ref(),
+            _ => self,
+        };
+        let child = if container.parts.is_empty() {
+            (first == 1).then_some(container)?
+        } else {
+            container.parts.get(first.checked_sub(1)? as usize)?
+        };
+        child.part(rest)
+    }
+}
+
 /// Header fields SEARCH looks at most, decoded to text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fields {
@@ -297,6 +318,23 @@ Inner body\r\n\
             "{:?}",
             String::from_utf8_lossy(inner_body)
         );
+    }
+
+    #[test]
+    fn section_numbers_find_their_parts() {
+        let c = parse(MIXED);
+        let text = c.mime.part(&[1]).unwrap();
+        assert_eq!(text.subtype, "plain");
+        let rfc822 = c.mime.part(&[2]).unwrap();
+        assert_eq!(rfc822.subtype, "rfc822");
+        // 2.1 is the body of the embedded (non-multipart) message.
+        let inner_body = c.mime.part(&[2, 1]).unwrap();
+        assert!(MIXED[inner_body.body.0 as usize..].starts_with(b"Inner body"));
+        assert!(c.mime.part(&[3]).is_none());
+        assert!(c.mime.part(&[0]).is_none());
+        let single = parse(b"Subject: x\r\n\r\nhello\r\n");
+        assert_eq!(single.mime.part(&[1]).unwrap().body, single.mime.body);
+        assert!(single.mime.part(&[2]).is_none());
     }
 
     #[test]
