@@ -1,26 +1,38 @@
 //! surel-imap owns the IMAP listener (RFC 3501/9051) for Outlook and
-//! Thunderbird: sessions on imap-codec, the commands, and the login replies
-//! the password policy needs (SPEC §4).
+//! Thunderbird: sessions on imap-next/imap-codec, the commands, and the
+//! login replies the password policy needs (SPEC §4).
 //!
 //! It must not touch SQLite or maildir files: logins go through
-//! `surel-auth`, mail through `surel-maildir`. Until the protocol lands
-//! (issue 5) a session greets, answers CAPABILITY, NOOP, STARTTLS and
-//! LOGOUT, and refuses login with `[UNAVAILABLE]`.
+//! `surel-auth`, mail through `surel-maildir`.
 
+mod cmd;
+mod driver;
+mod reply;
 mod session;
 
 use std::sync::Arc;
 
 use surel_net::{BoxFuture, Conn, Service};
 
+pub use session::Shared as ImapConfig;
+
 /// The IMAP service for the `imap.listen` (STARTTLS) and `imap.listen_tls`
 /// (implicit TLS) listeners.
-#[derive(Debug, Default)]
-pub struct ImapService;
+pub struct ImapService {
+    shared: Arc<session::Shared>,
+}
+
+impl ImapService {
+    pub fn new(config: ImapConfig) -> ImapService {
+        ImapService {
+            shared: Arc::new(config),
+        }
+    }
+}
 
 impl Service for ImapService {
     fn serve(self: Arc<Self>, conn: Conn) -> BoxFuture {
-        Box::pin(session::run(conn))
+        Box::pin(session::run(conn, Arc::clone(&self.shared)))
     }
 
     fn busy_reply(&self) -> Option<&'static [u8]> {

@@ -1,128 +1,365 @@
-//! The pre-protocol IMAP session: greeting, CAPABILITY, NOOP, STARTTLS
-//! (RFC 3501 §6.2.1) and LOGOUT. Issue 5 replaces it with the full protocol
-//! on imap-codec; what stays is the shape: one loop, shutdown and idle
-//! timeouts answered with `* BYE`.
+//! One IMAP connection: the RFC 9051 §3 state machine and the one gate that
+//! says which command is allowed in which state.
+//!
+//! Implementation notes:
+//! - commands are handled one at a time in arrival order; pipelined
+//!   commands simply wait in imap-next's buffer;
+//! - mailbox and account calls are synchronous (SQLite, fsync) and run
+//!   through `blocking`, never while a write to the client is pending;
+//! - untagged EXISTS/EXPUNGE/FETCH for changes made elsewhere are sent only
+//!   where RFC 9051 §7.5.1 allows them (see `select::updates`).
 
-use tokio::io::{AsyncWriteExt, BufReader};
-use tracing::{debug, info};
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use surel_net::{Conn, Next, next_line};
+use imap_next::imap_types::command::{Command, CommandBody};
+use imap_next::imap_types::core::Tag;
+use imap_next::imap_types::response::{Code, Greeting, GreetingKind};
+use imap_next::server::{Event, Options};
+use tokio::sync::broadcast;
 
-/// Longest command line accepted; RFC 7162 §4 asks for at least 8192.
-const MAX_LINE: usize = 8192;
+use surel_auth::{AccountRef, Authenticator, Language};
+use surel_maildir::{Change, Mailbox};
+use surel_net::Conn;
 
-enum End {
+use crate::driver::{Driver, Next};
+use crate::reply;
+
+/// Settings every session shares.
+pub struct Shared {
+    pub auth: Arc<Authenticator>,
+    pub data_dir: PathBuf,
+    pub language: Language,
+    /// Where users change their password (named in `[ALERT]` texts).
+    pub password_url: String,
+    /// Largest APPEND literal accepted.
+    pub max_message_size: u32,
+    /// Allow LOGIN without TLS from 127.0.0.1/::1 (tests, local webmail).
+    pub allow_plaintext_loopback: bool,
+}
+
+/// A logged-in user's mailbox.
+pub struct User {
+    pub account: AccountRef,
+    pub mailbox: Mailbox,
+    pub changes: broadcast::Receiver<Change>,
+}
+
+/// The selected folder as this session has told the client about it.
+pub struct Selected {
+    pub name: String,
+    pub read_only: bool,
+    /// UIDs by sequence number (index + 1), as the client knows them.
+    pub uids: Vec<u32>,
+    /// Everything up to this modseq has been told.
+    pub modseq: u64,
+}
+
+/// An AUTHENTICATE exchange in progress.
+pub enum AuthFlow {
+    Plain {
+        tag: Tag<'static>,
+    },
+    Login {
+        tag: Tag<'static>,
+        user: Option<String>,
+    },
+}
+
+pub enum Flow {
+    Continue,
     Close,
     StartTls,
 }
 
-pub async fn run(mut conn: Conn) {
-    let mut greeted = false;
-    loop {
-        match lines(&mut conn, greeted).await {
-            Ok(End::Close) => return conn.close().await,
-            Err(_) => return,
-            Ok(End::StartTls) => {
-                conn = match conn.start_tls().await {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        info!(error = %e, "STARTTLS handshake failed");
-                        return;
-                    }
-                };
-                greeted = true;
+pub struct Session {
+    pub shared: Arc<Shared>,
+    pub user: Option<User>,
+    pub selected: Option<Selected>,
+    pub auth_flow: Option<AuthFlow>,
+}
+
+/// Runs synchronous storage or account work without stalling other tasks.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+/// Which states a command is allowed in (RFC 9051 §6).
+fn allowed(body: &CommandBody<'_>, authenticated: bool, selected: bool) -> bool {
+    use CommandBody::*;
+    match body {
+        Capability | Noop | Logout => true,
+        #[allow(unreachable_patterns)]
+        StartTLS | Authenticate { .. } | Login { .. } => !authenticated,
+        Check
+        | Close
+        | Expunge
+        | ExpungeUid { .. }
+        | Search { .. }
+        | Fetch { .. }
+        | Store { .. }
+        | Copy { .. }
+        | Move { .. }
+        | Unselect => selected,
+        Id { .. } => true,
+        _ => authenticated,
+    }
+}
+
+impl Session {
+    pub fn plaintext_login_ok(&self, d: &Driver) -> bool {
+        d.conn.info.tls.is_some() || (self.shared.allow_plaintext_loopback && d.conn.is_loopback())
+    }
+
+    pub fn language(&self) -> Language {
+        self.shared.language
+    }
+
+    async fn command(&mut self, d: &mut Driver, command: Command<'static>) -> Flow {
+        let tag = command.tag;
+        let body = command.body;
+        if !allowed(&body, self.user.is_some(), self.selected.is_some()) {
+            let why = if self.user.is_none() {
+                "Log in first"
+            } else if self.selected.is_none() {
+                "Select a mailbox first"
+            } else {
+                "Not allowed now"
+            };
+            d.server.enqueue_status(reply::bad(Some(&tag), why));
+            return Flow::Continue;
+        }
+        use CommandBody::*;
+        match body {
+            Capability => self.capability(d, &tag),
+            Noop => self.noop(d, &tag),
+            Logout => return self.logout(d, &tag),
+            StartTLS => return self.starttls(d, &tag),
+            Login { username, password } => {
+                let user = String::from_utf8_lossy(username.as_ref()).into_owned();
+                let pass = String::from_utf8_lossy(password.declassify().as_ref()).into_owned();
+                self.login(d, &tag, &user, &pass).await;
+            }
+            Authenticate { .. } => {
+                // imap-next reports AUTHENTICATE as its own event.
+                d.server
+                    .enqueue_status(reply::bad(Some(&tag), "Unexpected AUTHENTICATE"));
+            }
+            Id { .. } => self.id(d, &tag),
+            Namespace => self.namespace(d, &tag),
+            Enable { capabilities } => self.enable(d, &tag, capabilities.into_inner()),
+            Select { mailbox } => self.select(d, &tag, &reply::mailbox_name(&mailbox), false),
+            Examine { mailbox } => self.select(d, &tag, &reply::mailbox_name(&mailbox), true),
+            Create { mailbox } => self.create(d, &tag, &reply::mailbox_name(&mailbox)),
+            Delete { mailbox } => self.delete(d, &tag, &reply::mailbox_name(&mailbox)),
+            Rename { from, to } => self.rename(
+                d,
+                &tag,
+                &reply::mailbox_name(&from),
+                &reply::mailbox_name(&to),
+            ),
+            Subscribe { mailbox } => self.subscribe(d, &tag, &reply::mailbox_name(&mailbox), true),
+            Unsubscribe { mailbox } => {
+                self.subscribe(d, &tag, &reply::mailbox_name(&mailbox), false)
+            }
+            List {
+                reference,
+                mailbox_wildcard,
+            } => self.list(d, &tag, &reference, &mailbox_wildcard, false),
+            Lsub {
+                reference,
+                mailbox_wildcard,
+            } => self.list(d, &tag, &reference, &mailbox_wildcard, true),
+            Status {
+                mailbox,
+                item_names,
+            } => self.status(d, &tag, &reply::mailbox_name(&mailbox), &item_names),
+            Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } => self.append(
+                d,
+                &tag,
+                &reply::mailbox_name(&mailbox),
+                flags,
+                date,
+                message,
+            ),
+            Check => self.noop(d, &tag),
+            Close => self.close(d, &tag, true),
+            Unselect => self.close(d, &tag, false),
+            Expunge => self.expunge(d, &tag, None),
+            ExpungeUid { sequence_set } => self.expunge(d, &tag, Some(sequence_set)),
+            Search { criteria, uid, .. } => self.search(d, &tag, criteria.into_inner(), uid),
+            Fetch {
+                sequence_set,
+                macro_or_item_names,
+                uid,
+            } => {
+                self.fetch(d, &tag, &sequence_set, macro_or_item_names, uid)
+                    .await
+            }
+            Store {
+                sequence_set,
+                kind,
+                response,
+                flags,
+                uid,
+            } => self.store(d, &tag, &sequence_set, kind, response, flags, uid),
+            Copy {
+                sequence_set,
+                mailbox,
+                uid,
+            } => self.copy(
+                d,
+                &tag,
+                &sequence_set,
+                &reply::mailbox_name(&mailbox),
+                uid,
+                false,
+            ),
+            Move {
+                sequence_set,
+                mailbox,
+                uid,
+            } => self.copy(
+                d,
+                &tag,
+                &sequence_set,
+                &reply::mailbox_name(&mailbox),
+                uid,
+                true,
+            ),
+            Idle => {
+                // imap-next reports IDLE as its own event.
+                d.server
+                    .enqueue_status(reply::bad(Some(&tag), "Unexpected IDLE"));
+            }
+            _ => {
+                d.server
+                    .enqueue_status(reply::bad(Some(&tag), "Command not supported"));
+            }
+        }
+        Flow::Continue
+    }
+
+    fn protocol_error(&mut self, d: &mut Driver, error: imap_next::server::Error) -> Flow {
+        use imap_next::server::Error;
+        match error {
+            Error::LiteralTooLong { .. } => {
+                d.server
+                    .enqueue_status(reply::bad(None, "Literal too large"));
+                Flow::Continue
+            }
+            Error::CommandTooLong { .. } => {
+                d.server
+                    .enqueue_status(reply::bye(None, "Command line too long"));
+                Flow::Close
+            }
+            Error::ExpectedCrlfGotLf { discarded_bytes }
+            | Error::MalformedMessage { discarded_bytes } => {
+                let bytes = discarded_bytes.declassify();
+                let first = bytes
+                    .split(|b| b.is_ascii_whitespace())
+                    .next()
+                    .unwrap_or_default();
+                let tag = std::str::from_utf8(first)
+                    .ok()
+                    .and_then(|t| Tag::try_from(t.to_string()).ok());
+                d.server
+                    .enqueue_status(reply::bad(tag.as_ref(), "Syntax error"));
+                Flow::Continue
             }
         }
     }
 }
 
-fn capability(conn: &Conn) -> &'static str {
-    if conn.info.tls.is_some() {
-        "IMAP4rev1"
-    } else {
-        "IMAP4rev1 STARTTLS LOGINDISABLED"
+fn greeting(caps: &str) -> Greeting<'static> {
+    let _ = caps;
+    Greeting {
+        kind: GreetingKind::Ok,
+        code: None,
+        text: reply::text("surel IMAP ready"),
     }
 }
 
-async fn lines(conn: &mut Conn, greeted: bool) -> std::io::Result<End> {
-    let caps = capability(conn);
-    let ctx = conn.ctx.clone();
-    let mut reader = BufReader::new(&mut conn.stream);
-    if !greeted {
-        let greeting = format!(
-            "* OK [CAPABILITY {caps}] {} surel IMAP ready\r\n",
-            ctx.hostname
-        );
-        reader.get_mut().write_all(greeting.as_bytes()).await?;
-    }
-    let mut line = Vec::new();
+/// Serves one connection to its end.
+pub async fn run(conn: Conn, shared: Arc<Shared>) {
+    let mut session = Session {
+        shared,
+        user: None,
+        selected: None,
+        auth_flow: None,
+    };
+    let mut options = Options::default();
+    // Accept bare LF line ends, as Dovecot does (telnet, scripts, s_client).
+    options.crlf_relaxed = true;
+    options.max_literal_size = session.shared.max_message_size;
+    options.max_command_size = session.shared.max_message_size.saturating_add(64 * 1024);
+    let mut greet = greeting("");
+    let plaintext_ok =
+        conn.info.tls.is_some() || (session.shared.allow_plaintext_loopback && conn.is_loopback());
+    greet.code = Code::capability(session.capabilities(conn.info.tls.is_some(), plaintext_ok)).ok();
+    let mut driver = Driver::new(conn, options, greet);
     loop {
-        let idle = ctx.timeouts.idle;
-        let reply = match next_line(&mut reader, &mut line, MAX_LINE, idle, &ctx.shutdown).await {
-            Next::Line => {
-                let text = String::from_utf8_lossy(&line);
-                let mut words = text.split_ascii_whitespace();
-                let tag = words.next().unwrap_or("*").to_string();
-                let command = words.next().unwrap_or("").to_ascii_uppercase();
-                debug!(%command, "command");
-                match command.as_str() {
-                    "CAPABILITY" => {
-                        format!("* CAPABILITY {caps}\r\n{tag} OK CAPABILITY completed\r\n")
-                    }
-                    "NOOP" => format!("{tag} OK NOOP completed\r\n"),
-                    "LOGOUT" => {
-                        let bye = format!("* BYE Logging out\r\n{tag} OK LOGOUT completed\r\n");
-                        reader.get_mut().write_all(bye.as_bytes()).await?;
-                        return Ok(End::Close);
-                    }
-                    "STARTTLS" if !caps.contains("STARTTLS") => {
-                        format!("{tag} BAD TLS is already active\r\n")
-                    }
-                    "STARTTLS" => {
-                        // Bytes pipelined after STARTTLS would be read as if
-                        // they came over TLS (CVE-2011-0411): refuse them.
-                        if !reader.buffer().is_empty() {
-                            let bye = format!("{tag} BAD Data sent after STARTTLS\r\n");
-                            reader.get_mut().write_all(bye.as_bytes()).await?;
-                            return Ok(End::Close);
-                        }
-                        let ok = format!("{tag} OK Begin TLS negotiation now\r\n");
-                        reader.get_mut().write_all(ok.as_bytes()).await?;
-                        return Ok(End::StartTls);
-                    }
-                    "LOGIN" | "AUTHENTICATE" if caps.contains("LOGINDISABLED") => {
-                        format!("{tag} NO [PRIVACYREQUIRED] Use STARTTLS first\r\n")
-                    }
-                    "LOGIN" | "AUTHENTICATE" => format!(
-                        "{tag} NO [UNAVAILABLE] Mailbox access is not enabled on this server yet\r\n"
-                    ),
-                    "" => "* BAD Empty command line\r\n".to_string(),
-                    _ => format!("{tag} BAD Unknown command\r\n"),
-                }
+        let timeouts = driver.conn.ctx.timeouts;
+        let idle = if session.user.is_some() {
+            timeouts.idle_authenticated
+        } else {
+            timeouts.idle
+        };
+        let flow = match driver.next(idle, None).await {
+            Next::Event(Event::CommandReceived { command }) => {
+                session.command(&mut driver, command).await
             }
-            Next::TooLong => {
-                reader
-                    .get_mut()
-                    .write_all(b"* BYE Command line too long\r\n")
-                    .await?;
-                return Ok(End::Close);
+            Next::Event(Event::CommandAuthenticateReceived {
+                command_authenticate,
+            }) => {
+                session
+                    .authenticate_start(&mut driver, command_authenticate)
+                    .await
             }
+            Next::Event(Event::AuthenticateDataReceived { authenticate_data }) => {
+                session
+                    .authenticate_data(&mut driver, authenticate_data)
+                    .await
+            }
+            Next::Event(Event::IdleCommandReceived { tag }) => session.idle(&mut driver, tag).await,
+            Next::Event(_) | Next::Change(_) | Next::Tick => Flow::Continue,
             Next::Timeout => {
-                reader
-                    .get_mut()
-                    .write_all(b"* BYE Autologout; idle for too long\r\n")
-                    .await?;
-                return Ok(End::Close);
+                driver
+                    .server
+                    .enqueue_status(reply::bye(None, "Autologout; idle for too long"));
+                Flow::Close
             }
             Next::Shutdown => {
-                reader
-                    .get_mut()
-                    .write_all(b"* BYE [UNAVAILABLE] Server shutting down\r\n")
-                    .await?;
-                return Ok(End::Close);
+                driver.server.enqueue_status(reply::bye(
+                    Some(reply::code("UNAVAILABLE")),
+                    "Server shutting down",
+                ));
+                Flow::Close
             }
-            Next::Closed => return Ok(End::Close),
+            Next::Closed => return,
+            Next::Error(e) => session.protocol_error(&mut driver, e),
         };
-        reader.get_mut().write_all(reply.as_bytes()).await?;
+        match flow {
+            Flow::Continue => {}
+            Flow::Close => {
+                driver.flush().await;
+                driver.conn.close().await;
+                return;
+            }
+            Flow::StartTls => {
+                if !driver.flush().await {
+                    return;
+                }
+                driver = match driver.start_tls().await {
+                    Some(d) => d,
+                    None => return,
+                };
+            }
+        }
     }
 }

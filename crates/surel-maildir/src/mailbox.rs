@@ -129,6 +129,14 @@ pub(crate) fn meta_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageMeta> {
     })
 }
 
+impl MessageMeta {
+    /// True when the file has CRLF line ends (as surel writes them); LF-only
+    /// files (some imports) must be converted when served over IMAP.
+    pub fn is_crlf(&self) -> bool {
+        self.stored_size == self.size
+    }
+}
+
 impl Mailbox {
     /// Opens the mailbox at `root`, creating the maildir, its index and the
     /// special-use folders (Sent, Drafts, Junk, Trash, Archive) when missing.

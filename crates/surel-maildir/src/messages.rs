@@ -324,6 +324,20 @@ impl Mailbox {
         Ok(doomed.iter().map(|m| m.uid).collect())
     }
 
+    /// Messages added or re-flagged since `modseq`, in UID order (what a
+    /// session must announce to catch up).
+    pub fn changed_since(&self, folder: &str, modseq: u64) -> Result<Vec<MessageMeta>> {
+        let f = self.folder(folder)?;
+        let mut stmt = self.db.prepare_cached(
+            "SELECT uid, sys, keywords, modseq, internal_date, vsize, size, base, in_new
+             FROM messages WHERE folder_id = ?1 AND modseq > ?2 ORDER BY uid",
+        )?;
+        let rows = stmt
+            .query_map(params![f.id, modseq as i64], meta_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     /// UIDs expunged since `modseq` (QRESYNC VANISHED (EARLIER)).
     pub fn expunged_since(&self, folder: &str, modseq: u64) -> Result<Vec<u32>> {
         let f = self.folder(folder)?;

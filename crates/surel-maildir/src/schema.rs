@@ -6,7 +6,8 @@ use rusqlite::Connection;
 /// File name of the index inside the user's maildir (other tools ignore it).
 pub const INDEX_FILE: &str = "surel-index.sqlite";
 
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE folders (
         id            INTEGER PRIMARY KEY,
         name          TEXT NOT NULL UNIQUE,
@@ -45,7 +46,11 @@ const MIGRATIONS: &[&str] = &["
         modseq    INTEGER NOT NULL
     );
     CREATE INDEX expunged_modseq ON expunged(folder_id, modseq);
-"];
+",
+    "
+    CREATE INDEX messages_modseq ON messages(folder_id, modseq);
+",
+];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let done: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;

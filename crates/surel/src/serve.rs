@@ -45,11 +45,14 @@ fn timeouts(config: &Config) -> Timeouts {
 }
 
 /// The protocol a listener key serves, and whether it starts with TLS.
-fn service_for(key: &str) -> (&'static str, bool, Arc<dyn Service>) {
+fn service_for(
+    key: &str,
+    imap: &Arc<surel_imap::ImapService>,
+) -> (&'static str, bool, Arc<dyn Service>) {
     use surel_smtp::{Role, SmtpService};
     match key {
-        "imap.listen" => ("imap", false, Arc::new(surel_imap::ImapService)),
-        "imap.listen_tls" => ("imaps", true, Arc::new(surel_imap::ImapService)),
+        "imap.listen" => ("imap", false, imap.clone()),
+        "imap.listen_tls" => ("imaps", true, imap.clone()),
         "smtp.listen" => ("smtp", false, Arc::new(SmtpService { role: Role::Mx })),
         "smtp.submission" => (
             "submission",
@@ -94,13 +97,26 @@ async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::
     let auth =
         Arc::new(Authenticator::new(store, policy, config.auth).map_err(anyhow::Error::msg)?);
 
+    let imap = Arc::new(surel_imap::ImapService::new(surel_imap::ImapConfig {
+        auth: Arc::clone(&auth),
+        data_dir: config.data_dir.clone(),
+        language: config.language,
+        password_url: config.password_url(),
+        max_message_size: config
+            .smtp
+            .max_message_size
+            .0
+            .min(u64::from(u32::MAX) - (64 << 10)) as u32,
+        allow_plaintext_loopback: config.allow_plaintext_loopback,
+    }));
+
     // Bind everything before announcing readiness, and report every failure.
     let mut listeners = Vec::new();
     let mut failures = Vec::new();
     for (key, addr) in config.listeners() {
         match surel_net::bind(addr, key) {
             Ok(tcp) => {
-                let (role, implicit_tls, service) = service_for(key);
+                let (role, implicit_tls, service) = service_for(key, &imap);
                 listeners.push(Listener {
                     role,
                     tcp,

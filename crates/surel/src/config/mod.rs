@@ -49,6 +49,10 @@ pub struct Config {
     pub log_level: String,
     #[serde(default)]
     pub log_format: LogFormat,
+    /// Allow LOGIN/AUTH without TLS from 127.0.0.1 and ::1 (local webmail,
+    /// tests); never from anywhere else.
+    #[serde(default)]
+    pub allow_plaintext_loopback: bool,
     pub tls: TlsConfig,
     #[serde(default)]
     pub imap: ImapConfig,
@@ -246,6 +250,16 @@ impl Config {
             let text = std::fs::read_to_string(path).unwrap_or_default();
             ConfigError::at_key(path, &text, &format!("policy.{key}"), message)
         })
+    }
+
+    /// The self-service page users are sent to (`[ALERT]` texts).
+    pub fn password_url(&self) -> String {
+        let base = self
+            .web
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("https://{}", self.hostname));
+        format!("{}/password", base.trim_end_matches('/'))
     }
 
     /// Every configured listener: (config key, address).

@@ -1,0 +1,11 @@
+//! One module per command group; each handler opens with its RFC section.
+
+mod any;
+mod append;
+mod auth;
+mod fetch;
+mod idle;
+mod mailbox;
+mod search;
+mod select;
+mod store;

@@ -1,0 +1,113 @@
+//! Building imap-types values from plain Rust data, safely: texts that
+//! cannot carry CR/LF, names in modified UTF-7, strings as atoms, quoted
+//! strings or literals as their content needs.
+
+use std::borrow::Cow;
+
+use imap_next::imap_types::core::{IString, NString, Tag, Text};
+use imap_next::imap_types::mailbox::Mailbox as WireMailbox;
+use imap_next::imap_types::response::{Code, CodeOther, Status};
+
+/// A human text for a status line: no CR, LF or NUL; never empty.
+pub fn text(s: &str) -> Text<'static> {
+    let clean: String = s
+        .chars()
+        .map(|c| {
+            if c == '\r' || c == '\n' || c == '\0' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    let clean = clean.trim();
+    Text::try_from(if clean.is_empty() { "." } else { clean })
+        .map(|t| t.into_static())
+        .unwrap_or_else(|_| Text::try_from("Completed").expect("valid").into_static())
+}
+
+trait IntoStatic {
+    type Static;
+    fn into_static(self) -> Self::Static;
+}
+
+impl IntoStatic for Text<'_> {
+    type Static = Text<'static>;
+    fn into_static(self) -> Text<'static> {
+        use imap_next::imap_types::ToStatic;
+        self.to_static()
+    }
+}
+
+/// A response code RFC 5530 defines that imap-types has no variant for.
+pub fn code(name: &'static str) -> Code<'static> {
+    Code::Other(CodeOther::unvalidated(Cow::Borrowed(name.as_bytes())))
+}
+
+pub fn ok(tag: &Tag<'static>, code: Option<Code<'static>>, msg: &str) -> Status<'static> {
+    Status::ok(Some(tag.clone()), code, text(msg)).expect("valid status")
+}
+
+pub fn no(tag: &Tag<'static>, code: Option<Code<'static>>, msg: &str) -> Status<'static> {
+    Status::no(Some(tag.clone()), code, text(msg)).expect("valid status")
+}
+
+pub fn bad(tag: Option<&Tag<'static>>, msg: &str) -> Status<'static> {
+    Status::bad(tag.cloned(), None, text(msg)).expect("valid status")
+}
+
+pub fn untagged_ok(code: Option<Code<'static>>, msg: &str) -> Status<'static> {
+    Status::ok(None, code, text(msg)).expect("valid status")
+}
+
+pub fn untagged_no(code: Option<Code<'static>>, msg: &str) -> Status<'static> {
+    Status::no(None, code, text(msg)).expect("valid status")
+}
+
+pub fn bye(code: Option<Code<'static>>, msg: &str) -> Status<'static> {
+    Status::bye(code, text(msg)).expect("valid status")
+}
+
+/// The UTF-8 name of a mailbox as the client sent it (modified UTF-7).
+pub fn mailbox_name(mailbox: &WireMailbox<'_>) -> String {
+    match mailbox {
+        WireMailbox::Inbox => "INBOX".into(),
+        WireMailbox::Other(other) => {
+            let raw = String::from_utf8_lossy(other.as_ref()).into_owned();
+            utf7_imap::decode_utf7_imap(raw)
+        }
+    }
+}
+
+/// A mailbox name for the wire, in modified UTF-7.
+pub fn wire_mailbox(name: &str) -> WireMailbox<'static> {
+    if name == "INBOX" {
+        return WireMailbox::Inbox;
+    }
+    let encoded = utf7_imap::encode_utf7_imap(name.to_string());
+    WireMailbox::try_from(encoded).unwrap_or(WireMailbox::Inbox)
+}
+
+/// An IMAP string (quoted or literal as needed).
+pub fn istring(s: impl Into<String>) -> IString<'static> {
+    let s: String = s.into();
+    IString::try_from(s.clone())
+        .or_else(|_| IString::try_from(s.into_bytes()))
+        .unwrap_or_else(|_| IString::try_from("").expect("empty quoted"))
+}
+
+/// NIL for None or empty, a string otherwise.
+pub fn nstring(s: Option<impl Into<String>>) -> NString<'static> {
+    match s.map(Into::into).filter(|s: &String| !s.is_empty()) {
+        Some(s) => NString(Some(istring(s))),
+        None => NString(None),
+    }
+}
+
+/// NIL or a string of raw bytes (a literal when not printable ASCII).
+pub fn nbytes(bytes: Vec<u8>) -> NString<'static> {
+    match IString::try_from(bytes) {
+        Ok(s) => NString(Some(s)),
+        Err(_) => NString(None),
+    }
+}
