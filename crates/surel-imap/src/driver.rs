@@ -130,7 +130,7 @@ impl Driver {
                         self.feed();
                         continue;
                     }
-                    let mut buf = [0u8; 16 * 1024];
+                    let mut buf = [0u8; 4 * 1024];
                     let shutdown = self.conn.ctx.shutdown.clone();
                     let change = async {
                         match watch.as_deref_mut() {

@@ -19,6 +19,9 @@ impl Session {
         let ccr = CommandContinuationRequest::basic(None, "idling").expect("valid");
         let _ = d.server.idle_accept(ccr);
         self.send_updates(d);
+        if let Some(user) = &self.user {
+            user.mailbox.shrink();
+        }
         let idle = d.conn.ctx.timeouts.idle_authenticated;
         loop {
             match d.next(idle, Some(&mut changes)).await {
