@@ -44,6 +44,39 @@ MESSAGE = (
 )
 
 
+class Raw:
+    """A bare IMAP connection for commands imaplib does not speak."""
+
+    def __init__(self, user="budi@kemenkeu.go.id"):
+        self.sock = CTX.wrap_socket(socket.create_connection((HOST, TLS)))
+        self.file = self.sock.makefile("rb")
+        self.file.readline()
+        self.n = 0
+        if user:
+            self.ok(f"LOGIN {user} {PASSWORD}")
+
+    def run(self, command):
+        self.n += 1
+        tag = f"r{self.n}"
+        self.sock.sendall(f"{tag} {command}\r\n".encode())
+        lines = []
+        while True:
+            line = self.file.readline()
+            if not line:
+                raise AssertionError(f"closed after {lines}")
+            lines.append(line.decode(errors="replace").rstrip("\r\n"))
+            if line.startswith(tag.encode() + b" "):
+                return lines
+
+    def ok(self, command):
+        lines = self.run(command)
+        assert lines[-1].split(" ", 2)[1] == "OK", lines
+        return lines
+
+    def close(self):
+        self.sock.close()
+
+
 class BeforeLogin(unittest.TestCase):
     def test_plain_port_requires_tls_before_login(self):
         m = imaplib.IMAP4(HOST, PLAIN)
@@ -63,7 +96,7 @@ class BeforeLogin(unittest.TestCase):
     def test_tls_port_offers_the_mechanisms(self):
         m = connect()
         for cap in ["IMAP4REV1", "AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR", "IDLE", "NAMESPACE", "ID",
-                    "ENABLE", "UIDPLUS", "MOVE", "UNSELECT", "LITERAL+", "CHILDREN"]:
+                    "ENABLE", "UIDPLUS", "MOVE", "UNSELECT", "LITERAL+", "CHILDREN", "CONDSTORE", "QRESYNC"]:
             self.assertIn(cap, m.capabilities)
         m.logout()
 
@@ -303,6 +336,66 @@ class Session(unittest.TestCase):
         self.assertIn("EXPUNGE", a.untagged_responses)
         a.logout()
         b.logout()
+
+
+class CondstoreQresync(unittest.TestCase):
+    """RFC 7162, as Thunderbird uses it: ENABLE QRESYNC, SELECT (CONDSTORE)."""
+
+    def test_condstore(self):
+        r = Raw("tono@kemenkeu.go.id")
+        r.ok("CREATE Modseq")
+        for i in range(3):
+            body = f"Subject: m{i}\r\n\r\nx\r\n"
+            r.sock.sendall(f"a{i} APPEND Modseq {{{len(body)}+}}\r\n{body}\r\n".encode())
+            self.assertIn(" OK ", r.file.readline().decode())
+        lines = r.ok("SELECT Modseq (CONDSTORE)")
+        highest = [l for l in lines if "[HIGHESTMODSEQ " in l]
+        self.assertTrue(highest, lines)
+        modseq = int(highest[0].split("[HIGHESTMODSEQ ")[1].split("]")[0])
+        lines = r.ok("STORE 2 +FLAGS (\\Flagged)")
+        self.assertTrue(any("MODSEQ (" in l for l in lines), lines)
+        lines = r.ok(f"FETCH 1:* (FLAGS) (CHANGEDSINCE {modseq})")
+        fetched = [l for l in lines if l.startswith("* ") and "FETCH" in l]
+        self.assertEqual(len(fetched), 1, lines)
+        self.assertIn("MODSEQ", fetched[0])
+        lines = r.ok(f"UID SEARCH MODSEQ {modseq + 1}")
+        self.assertTrue(lines[0].startswith("* SEARCH 2 (MODSEQ "), lines)
+        lines = r.ok("STORE 1 (UNCHANGEDSINCE 1) +FLAGS (\\Seen)")
+        self.assertIn("[MODIFIED 1]", lines[-1])
+        lines = r.ok("STATUS Modseq (HIGHESTMODSEQ MESSAGES)")
+        self.assertIn("HIGHESTMODSEQ", lines[0])
+        r.close()
+
+    def test_qresync(self):
+        a = Raw("tono@kemenkeu.go.id")
+        a.ok("CREATE Resync")
+        for i in range(3):
+            body = f"Subject: q{i}\r\n\r\nx\r\n"
+            a.sock.sendall(f"a{i} APPEND Resync {{{len(body)}+}}\r\n{body}\r\n".encode())
+            a.file.readline()
+        self.assertIn("* ENABLED CONDSTORE QRESYNC", a.ok("ENABLE CONDSTORE QRESYNC"))
+        lines = a.ok("SELECT Resync")
+        validity = [l for l in lines if "UIDVALIDITY" in l][0].split("[UIDVALIDITY ")[1].split("]")[0]
+        modseq = [l for l in lines if "HIGHESTMODSEQ" in l][0].split("[HIGHESTMODSEQ ")[1].split("]")[0]
+        a.ok("UNSELECT")
+        # Meanwhile another session deletes message 2 and flags message 3.
+        b = Raw("tono@kemenkeu.go.id")
+        b.ok("SELECT Resync")
+        b.ok("STORE 2 +FLAGS (\\Deleted)")
+        b.ok("EXPUNGE")
+        b.ok("STORE 2 +FLAGS (\\Flagged)")
+        lines = a.ok(f"SELECT Resync (QRESYNC ({validity} {modseq} 1:3))")
+        self.assertIn("* VANISHED (EARLIER) 2", lines)
+        self.assertTrue(any("FETCH (UID 3 FLAGS (\\Flagged) MODSEQ" in l for l in lines), lines)
+        # Expunges while selected arrive as VANISHED, not EXPUNGE.
+        b.ok("STORE 1 +FLAGS (\\Deleted)")
+        b.ok("EXPUNGE")
+        lines = a.ok("NOOP")
+        self.assertIn("* VANISHED 1", lines)
+        lines = a.ok(f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {modseq} VANISHED)")
+        self.assertIn("* VANISHED (EARLIER) 1:2", lines)
+        a.close()
+        b.close()
 
 
 if __name__ == "__main__":

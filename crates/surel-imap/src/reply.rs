@@ -111,3 +111,37 @@ pub fn nbytes(bytes: Vec<u8>) -> NString<'static> {
         Err(_) => NString(None),
     }
 }
+
+/// A sequence set naming exactly `numbers` (sorted, runs as ranges).
+pub fn sequence_set(numbers: &[u32]) -> Option<imap_next::imap_types::sequence::SequenceSet> {
+    use imap_next::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
+    use std::num::NonZeroU32;
+    let mut sorted: Vec<u32> = numbers.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out: Vec<Sequence> = Vec::new();
+    let mut run: Option<(u32, u32)> = None;
+    let push = |out: &mut Vec<Sequence>, (a, b): (u32, u32)| {
+        let (a, b) = (NonZeroU32::new(a)?, NonZeroU32::new(b)?);
+        out.push(if a == b {
+            Sequence::Single(SeqOrUid::Value(a))
+        } else {
+            Sequence::Range(SeqOrUid::Value(a), SeqOrUid::Value(b))
+        });
+        Some(())
+    };
+    for n in sorted {
+        run = match run {
+            Some((a, b)) if b + 1 == n => Some((a, n)),
+            Some(r) => {
+                push(&mut out, r)?;
+                Some((n, n))
+            }
+            None => Some((n, n)),
+        };
+    }
+    if let Some(r) = run {
+        push(&mut out, r)?;
+    }
+    Some(SequenceSet(out.try_into().ok()?))
+}

@@ -77,6 +77,11 @@ pub struct Session {
     pub user: Option<User>,
     pub selected: Option<Selected>,
     pub auth_flow: Option<AuthFlow>,
+    /// RFC 7162: the client has used a CONDSTORE feature; FETCH responses
+    /// carry MODSEQ from now on.
+    pub condstore: bool,
+    /// RFC 7162 §3.2: ENABLE QRESYNC; expunges are reported as VANISHED.
+    pub qresync: bool,
 }
 
 /// Runs synchronous storage or account work without stalling other tasks.
@@ -148,8 +153,14 @@ impl Session {
             Id { .. } => self.id(d, &tag),
             Namespace => self.namespace(d, &tag),
             Enable { capabilities } => self.enable(d, &tag, capabilities.into_inner()),
-            Select { mailbox } => self.select(d, &tag, &reply::mailbox_name(&mailbox), false),
-            Examine { mailbox } => self.select(d, &tag, &reply::mailbox_name(&mailbox), true),
+            Select {
+                mailbox,
+                parameters,
+            } => self.select(d, &tag, &reply::mailbox_name(&mailbox), false, parameters),
+            Examine {
+                mailbox,
+                parameters,
+            } => self.select(d, &tag, &reply::mailbox_name(&mailbox), true, parameters),
             Create { mailbox } => self.create(d, &tag, &reply::mailbox_name(&mailbox)),
             Delete { mailbox } => self.delete(d, &tag, &reply::mailbox_name(&mailbox)),
             Rename { from, to } => self.rename(
@@ -197,8 +208,9 @@ impl Session {
                 sequence_set,
                 macro_or_item_names,
                 uid,
+                modifiers,
             } => {
-                self.fetch(d, &tag, &sequence_set, macro_or_item_names, uid)
+                self.fetch(d, &tag, &sequence_set, macro_or_item_names, uid, modifiers)
                     .await
             }
             Store {
@@ -207,7 +219,17 @@ impl Session {
                 response,
                 flags,
                 uid,
-            } => self.store(d, &tag, &sequence_set, kind, response, flags, uid),
+                modifiers,
+            } => self.store(
+                d,
+                &tag,
+                &sequence_set,
+                kind,
+                response,
+                flags,
+                uid,
+                modifiers,
+            ),
             Copy {
                 sequence_set,
                 mailbox,
@@ -292,6 +314,8 @@ pub async fn run(conn: Conn, shared: Arc<Shared>) {
         user: None,
         selected: None,
         auth_flow: None,
+        condstore: false,
+        qresync: false,
     };
     let mut options = Options::default();
     // Accept bare LF line ends, as Dovecot does (telnet, scripts, s_client).

@@ -36,6 +36,8 @@ impl Session {
             "UNSELECT",
             "LITERAL+",
             "CHILDREN",
+            "CONDSTORE",
+            "QRESYNC",
         ] {
             if let Ok(cap) = Capability::try_from(name) {
                 caps.push(cap);
@@ -125,15 +127,31 @@ impl Session {
             .enqueue_status(reply::ok(tag, None, "NAMESPACE completed"));
     }
 
-    /// RFC 5161: nothing that can be enabled is supported yet, so nothing is.
+    /// RFC 5161
     pub fn enable(
         &mut self,
         d: &mut Driver,
         tag: &Tag<'static>,
-        _asked: Vec<CapabilityEnable<'static>>,
+        asked: Vec<CapabilityEnable<'static>>,
     ) {
+        // RFC 7162 §3.2.3: CONDSTORE and QRESYNC (which implies CONDSTORE).
+        let mut enabled = Vec::new();
+        for cap in asked {
+            match &cap {
+                CapabilityEnable::CondStore => {
+                    self.condstore = true;
+                    enabled.push(cap);
+                }
+                CapabilityEnable::Other(_) if cap.to_string().eq_ignore_ascii_case("QRESYNC") => {
+                    self.qresync = true;
+                    self.condstore = true;
+                    enabled.push(cap);
+                }
+                _ => {}
+            }
+        }
         d.server.enqueue_data(Data::Enabled {
-            capabilities: vec![],
+            capabilities: enabled,
         });
         d.server
             .enqueue_status(reply::ok(tag, None, "ENABLE completed"));

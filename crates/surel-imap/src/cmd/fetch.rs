@@ -2,12 +2,13 @@
 //! ENVELOPE and BODYSTRUCTURE from the index's cache, body sections from the
 //! file only when asked for. Results stream to the client as they are made.
 
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroU64};
 
 use imap_next::imap_types::body::{
     BasicFields, Body, BodyStructure, Disposition, Language, Location, MultiPartExtensionData,
     SinglePartExtensionData, SpecificFields,
 };
+use imap_next::imap_types::command::FetchModifier;
 use imap_next::imap_types::core::{NString, Tag, Vec1};
 use imap_next::imap_types::datetime::DateTime;
 use imap_next::imap_types::envelope::{Address, Envelope};
@@ -379,16 +380,67 @@ impl Session {
         set: &SequenceSet,
         names: MacroOrMessageDataItemNames<'static>,
         uid: bool,
+        modifiers: Vec<FetchModifier>,
     ) {
         let mut names = expand(names);
         if uid && !names.iter().any(|n| matches!(n, MessageDataItemName::Uid)) {
             names.insert(0, MessageDataItemName::Uid);
         }
+        // RFC 7162 §3.1.4: CHANGEDSINCE, and with QRESYNC, VANISHED.
+        let mut changed_since = None;
+        let mut vanished = false;
+        for m in modifiers {
+            match m {
+                FetchModifier::ChangedSince(since) => changed_since = Some(since.get()),
+                FetchModifier::Vanished if uid && self.qresync => vanished = true,
+                FetchModifier::Vanished => {
+                    d.server.enqueue_status(reply::bad(
+                        Some(tag),
+                        "VANISHED needs UID FETCH after ENABLE QRESYNC",
+                    ));
+                    return;
+                }
+            }
+        }
+        if vanished && changed_since.is_none() {
+            d.server
+                .enqueue_status(reply::bad(Some(tag), "VANISHED needs CHANGEDSINCE"));
+            return;
+        }
+        if changed_since.is_some()
+            || names
+                .iter()
+                .any(|n| matches!(n, MessageDataItemName::ModSeq))
+        {
+            self.condstore = true;
+        }
+        if self.condstore
+            && changed_since.is_some()
+            && !names
+                .iter()
+                .any(|n| matches!(n, MessageDataItemName::ModSeq))
+        {
+            names.push(MessageDataItemName::ModSeq);
+        }
+        let condstore = self.condstore;
         let (Some(view), Some(user)) = (self.selected.as_ref(), self.user.as_mut()) else {
             return;
         };
         let targets = resolve(view, set, uid);
         let folder = view.name.clone();
+        if let (true, Some(since)) = (vanished, changed_since) {
+            let asked =
+                crate::cmd::select::set_members(set, view.uids.last().copied().unwrap_or(0));
+            if let Ok(gone) = blocking(|| user.mailbox.expunged_since(&folder, since)) {
+                let gone: Vec<u32> = gone.into_iter().filter(|u| asked.contains(u)).collect();
+                if let Some(set) = reply::sequence_set(&gone) {
+                    d.server.enqueue_data(Data::Vanished {
+                        earlier: true,
+                        known_uids: set,
+                    });
+                }
+            }
+        }
         let read_only = view.read_only;
         let metas = match blocking(|| user.mailbox.messages(&folder)) {
             Ok(m) => m,
@@ -425,6 +477,9 @@ impl Session {
                 continue;
             };
             let mut meta: MessageMeta = metas[i].clone();
+            if changed_since.is_some_and(|since| meta.modseq <= since) {
+                continue;
+            }
             let items = blocking(|| -> surel_maildir::Result<Vec<MessageDataItem<'static>>> {
                 let mut raw: Option<Vec<u8>> = None;
                 let load = |raw: &mut Option<Vec<u8>>| -> surel_maildir::Result<()> {
@@ -483,6 +538,10 @@ impl Session {
                         MessageDataItemName::Uid => {
                             MessageDataItem::Uid(NonZeroU32::new(meta.uid).expect("positive"))
                         }
+                        MessageDataItemName::ModSeq => match NonZeroU64::new(meta.modseq) {
+                            Some(m) => MessageDataItem::ModSeq(m),
+                            None => continue,
+                        },
                         MessageDataItemName::Flags => {
                             MessageDataItem::Flags(fetch_flags(&meta.flags))
                         }
@@ -548,6 +607,14 @@ impl Session {
                     && !read_only
                 {
                     items.push(MessageDataItem::Flags(fetch_flags(&meta.flags)));
+                    if condstore
+                        && !names
+                            .iter()
+                            .any(|n| matches!(n, MessageDataItemName::ModSeq))
+                        && let Some(m) = NonZeroU64::new(meta.modseq)
+                    {
+                        items.push(MessageDataItem::ModSeq(m));
+                    }
                 }
                 Ok(items)
             });

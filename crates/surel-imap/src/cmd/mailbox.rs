@@ -222,6 +222,9 @@ impl Session {
                     .map(StatusDataItem::UidValidity),
                 StatusDataItemName::Unseen => Some(StatusDataItem::Unseen(status.unseen)),
                 StatusDataItemName::Deleted => Some(StatusDataItem::Deleted(status.deleted)),
+                StatusDataItemName::HighestModSeq => {
+                    Some(StatusDataItem::HighestModSeq(status.highestmodseq))
+                }
                 _ => None,
             })
             .collect();

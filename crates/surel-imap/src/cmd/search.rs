@@ -30,6 +30,17 @@ fn day(secs: i64) -> Option<chrono::NaiveDate> {
     chrono::DateTime::from_timestamp(secs, 0).map(|d| d.date_naive())
 }
 
+fn uses_modseq(key: &SearchKey<'_>) -> bool {
+    use SearchKey::*;
+    match key {
+        ModSequence { .. } => true,
+        And(keys) => keys.as_ref().iter().any(uses_modseq),
+        Not(k) => uses_modseq(k),
+        Or(a, b) => uses_modseq(a) || uses_modseq(b),
+        _ => false,
+    }
+}
+
 fn needs_cache(key: &SearchKey<'_>) -> bool {
     use SearchKey::*;
     match key {
@@ -127,6 +138,7 @@ fn matches(key: &SearchKey<'_>, c: &Candidate<'_>, view: &Selected, mailbox: &Ma
         Body(s) => mailbox
             .body_contains(&view.name, c.meta.uid, &text_of(s))
             .unwrap_or(false),
+        ModSequence { modseq, .. } => c.meta.modseq >= *modseq,
         Text(s) => {
             let needle = text_of(s);
             c.cached.as_ref().is_some_and(|x| {
@@ -151,17 +163,22 @@ impl Session {
         criteria: Vec<SearchKey<'static>>,
         uid: bool,
     ) {
-        let (Some(view), Some(user)) = (self.selected.as_ref(), self.user.as_mut()) else {
-            return;
-        };
         let key = match criteria.len() {
             1 => criteria.into_iter().next().expect("one"),
             _ => SearchKey::And(criteria.try_into().expect("not empty")),
         };
         let with_cache = needs_cache(&key);
-        let found = blocking(|| -> surel_maildir::Result<Vec<u32>> {
+        let modseq_search = uses_modseq(&key);
+        if modseq_search {
+            self.condstore = true;
+        }
+        let (Some(view), Some(user)) = (self.selected.as_ref(), self.user.as_mut()) else {
+            return;
+        };
+        let found = blocking(|| -> surel_maildir::Result<(Vec<u32>, u64)> {
             let metas = user.mailbox.messages(&view.name)?;
             let mut hits = Vec::new();
+            let mut highest = 0u64;
             for (i, &u) in view.uids.iter().enumerate() {
                 let Ok(m) = metas.binary_search_by_key(&u, |m| m.uid) else {
                     continue;
@@ -178,14 +195,21 @@ impl Session {
                 };
                 if matches(&key, &candidate, view, &user.mailbox) {
                     hits.push(if uid { u } else { i as u32 + 1 });
+                    highest = highest.max(candidate.meta.modseq);
                 }
             }
-            Ok(hits)
+            Ok((hits, highest))
         });
         match found {
-            Ok(hits) => {
+            Ok((hits, highest)) => {
                 let hits: Vec<NonZeroU32> = hits.into_iter().filter_map(NonZeroU32::new).collect();
-                d.server.enqueue_data(Data::Search(hits));
+                // RFC 7162 §3.1.5: a MODSEQ search reports the highest modseq found.
+                let modseq = if modseq_search {
+                    std::num::NonZeroU64::new(highest)
+                } else {
+                    None
+                };
+                d.server.enqueue_data(Data::Search(hits, modseq));
                 d.server
                     .enqueue_status(reply::ok(tag, None, "SEARCH completed"));
             }

@@ -2,8 +2,9 @@
 //! made elsewhere reach this session (RFC 9051 §7.5.1: EXISTS, EXPUNGE and
 //! FETCH FLAGS at NOOP, CHECK, IDLE and after commands that may send them).
 
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroU64};
 
+use imap_next::imap_types::command::SelectParameter;
 use imap_next::imap_types::core::Tag;
 use imap_next::imap_types::fetch::MessageDataItem;
 use imap_next::imap_types::flag::{Flag, FlagPerm};
@@ -48,6 +49,24 @@ pub fn flag_list() -> Vec<Flag<'static>> {
     flags
 }
 
+/// The numbers a set names, `*` being `largest` (for UID sets given by clients).
+pub fn set_members(set: &SequenceSet, largest: u32) -> Vec<u32> {
+    let value = |s: &SeqOrUid| match s {
+        SeqOrUid::Value(v) => v.get(),
+        SeqOrUid::Asterisk => largest,
+    };
+    let mut out = Vec::new();
+    for seq in set.0.as_ref() {
+        let (a, b) = match seq {
+            Sequence::Single(s) => (value(s), value(s)),
+            Sequence::Range(a, b) => (value(a).min(value(b)), value(a).max(value(b))),
+        };
+        // Bounded: clients cannot make us build a list of billions.
+        out.extend((a..=b).take(1_000_000));
+    }
+    out
+}
+
 /// Messages of a sequence set: (sequence number, UID) in order.
 pub fn resolve(view: &Selected, set: &SequenceSet, uid: bool) -> Vec<(u32, u32)> {
     let largest = if uid {
@@ -82,8 +101,32 @@ pub fn resolve(view: &Selected, set: &SequenceSet, uid: bool) -> Vec<(u32, u32)>
 
 impl Session {
     /// RFC 9051 §6.3.2 (SELECT) and §6.3.3 (EXAMINE)
-    pub fn select(&mut self, d: &mut Driver, tag: &Tag<'static>, name: &str, read_only: bool) {
+    pub fn select(
+        &mut self,
+        d: &mut Driver,
+        tag: &Tag<'static>,
+        name: &str,
+        read_only: bool,
+        parameters: Vec<SelectParameter>,
+    ) {
         self.selected = None;
+        let mut resync = None;
+        for p in parameters {
+            match p {
+                SelectParameter::CondStore => self.condstore = true,
+                SelectParameter::QResync { .. } if !self.qresync => {
+                    d.server
+                        .enqueue_status(reply::bad(Some(tag), "ENABLE QRESYNC first"));
+                    return;
+                }
+                SelectParameter::QResync {
+                    uid_validity,
+                    mod_sequence_value,
+                    known_uids,
+                    ..
+                } => resync = Some((uid_validity.get(), mod_sequence_value.get(), known_uids)),
+            }
+        }
         let Some(user) = self.user.as_mut() else {
             return;
         };
@@ -127,6 +170,54 @@ impl Session {
         if let Ok(code) = Code::uidnext(status.uidnext.max(1)) {
             d.server
                 .enqueue_status(reply::untagged_ok(Some(code), "Predicted next UID"));
+        }
+        if let Some(modseq) = NonZeroU64::new(status.highestmodseq) {
+            d.server.enqueue_status(reply::untagged_ok(
+                Some(Code::HighestModSeq(modseq)),
+                "Highest",
+            ));
+        }
+        // RFC 7162 §3.2.5.2: what changed since the client's last visit.
+        if let Some((uidvalidity, since, known)) = resync
+            && uidvalidity == status.uidvalidity
+        {
+            let largest = uids.last().copied().unwrap_or(0);
+            let known: Option<Vec<u32>> = known.map(|set| set_members(&set, largest));
+            let user = self.user.as_mut().expect("logged in");
+            let changes = blocking(|| -> surel_maildir::Result<_> {
+                Ok((
+                    user.mailbox.expunged_since(&folder.name, since)?,
+                    user.mailbox.changed_since(&folder.name, since)?,
+                ))
+            });
+            if let Ok((gone, changed)) = changes {
+                let gone: Vec<u32> = gone
+                    .into_iter()
+                    .filter(|u| known.as_ref().is_none_or(|k| k.contains(u)))
+                    .collect();
+                if let Some(set) = reply::sequence_set(&gone) {
+                    d.server.enqueue_data(Data::Vanished {
+                        earlier: true,
+                        known_uids: set,
+                    });
+                }
+                for meta in changed {
+                    if let Ok(i) = uids.binary_search(&meta.uid) {
+                        let items = vec![
+                            MessageDataItem::Uid(NonZeroU32::new(meta.uid).expect("positive")),
+                            MessageDataItem::Flags(crate::cmd::fetch::fetch_flags(&meta.flags)),
+                            MessageDataItem::ModSeq(
+                                NonZeroU64::new(meta.modseq.max(1)).expect("positive"),
+                            ),
+                        ];
+                        if let (Ok(items), Some(seq)) =
+                            (items.try_into(), NonZeroU32::new(i as u32 + 1))
+                        {
+                            d.server.enqueue_data(Data::Fetch { seq, items });
+                        }
+                    }
+                }
+            }
         }
         self.selected = Some(Selected {
             name: folder.name,
@@ -187,6 +278,7 @@ impl Session {
     /// Tells the client what changed in the selected folder since it was
     /// last told: expunges, flag changes, new messages.
     pub fn send_updates(&mut self, d: &mut Driver) {
+        let (condstore, qresync) = (self.condstore, self.qresync);
         let (Some(view), Some(user)) = (self.selected.as_mut(), self.user.as_mut()) else {
             return;
         };
@@ -215,11 +307,21 @@ impl Session {
             .collect();
         expunged.sort_unstable_by(|a, b| b.cmp(a));
         expunged.dedup();
+        let mut vanished = Vec::new();
         for i in expunged {
-            view.uids.remove(i);
-            if let Some(seq) = NonZeroU32::new(i as u32 + 1) {
+            let uid = view.uids.remove(i);
+            if qresync {
+                vanished.push(uid);
+            } else if let Some(seq) = NonZeroU32::new(i as u32 + 1) {
                 d.server.enqueue_data(Data::Expunge(seq));
             }
+        }
+        // RFC 7162 §3.2.10: with QRESYNC, expunges are reported as VANISHED UIDs.
+        if let Some(set) = reply::sequence_set(&vanished) {
+            d.server.enqueue_data(Data::Vanished {
+                earlier: false,
+                known_uids: set,
+            });
         }
         let known_max = view.uids.last().copied().unwrap_or(0);
         let mut added = false;
@@ -229,10 +331,13 @@ impl Session {
                 added = true;
             } else if let Ok(i) = view.uids.binary_search(&meta.uid) {
                 let seq = NonZeroU32::new(i as u32 + 1).expect("positive");
-                let items = vec![
+                let mut items = vec![
                     MessageDataItem::Flags(crate::cmd::fetch::fetch_flags(&meta.flags)),
                     MessageDataItem::Uid(NonZeroU32::new(meta.uid).expect("UIDs are positive")),
                 ];
+                if condstore && let Some(m) = NonZeroU64::new(meta.modseq) {
+                    items.push(MessageDataItem::ModSeq(m));
+                }
                 if let Ok(items) = items.try_into() {
                     d.server.enqueue_data(Data::Fetch { seq, items });
                 }

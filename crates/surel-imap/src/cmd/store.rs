@@ -1,8 +1,9 @@
 //! STORE (RFC 9051 §6.4.6), COPY (§6.4.7, RFC 4315 COPYUID) and MOVE
 //! (RFC 6851), with and without UID.
 
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroU64};
 
+use imap_next::imap_types::command::StoreModifier;
 use imap_next::imap_types::core::Tag;
 use imap_next::imap_types::extensions::uidplus::{UidElement, UidSet};
 use imap_next::imap_types::fetch::MessageDataItem;
@@ -52,7 +53,16 @@ impl Session {
         response: StoreResponse,
         flags: Vec<Flag<'static>>,
         uid: bool,
+        modifiers: Vec<StoreModifier>,
     ) {
+        let unchanged_since = modifiers
+            .iter()
+            .map(|StoreModifier::UnchangedSince(m)| *m)
+            .next();
+        if unchanged_since.is_some() {
+            self.condstore = true;
+        }
+        let condstore = self.condstore;
         let (Some(view), Some(user)) = (self.selected.as_ref(), self.user.as_mut()) else {
             return;
         };
@@ -80,10 +90,13 @@ impl Session {
                 .map(String::as_str),
         );
         let name = view.name.clone();
-        match blocking(|| user.mailbox.store_flags(&name, &uids, change, &flags, None)) {
+        match blocking(|| {
+            user.mailbox
+                .store_flags(&name, &uids, change, &flags, unchanged_since)
+        }) {
             Ok(stored) => {
-                if matches!(response, StoreResponse::Answer) {
-                    for meta in stored.updated {
+                if matches!(response, StoreResponse::Answer) || condstore {
+                    for meta in stored.updated.clone() {
                         let Some(&(seq, _)) = targets.iter().find(|&&(_, u)| u == meta.uid) else {
                             continue;
                         };
@@ -93,13 +106,24 @@ impl Session {
                                 NonZeroU32::new(meta.uid).expect("positive"),
                             ));
                         }
+                        if condstore && let Some(m) = NonZeroU64::new(meta.modseq) {
+                            items.push(MessageDataItem::ModSeq(m));
+                        }
                         if let (Ok(items), Some(seq)) = (items.try_into(), NonZeroU32::new(seq)) {
                             d.server.enqueue_data(Data::Fetch { seq, items });
                         }
                     }
                 }
+                // RFC 7162 §3.1.3: what UNCHANGEDSINCE refused, by the numbers the client used.
+                let refused: Vec<u32> = stored
+                    .modified
+                    .iter()
+                    .filter_map(|u| targets.iter().find(|&&(_, t)| t == *u))
+                    .map(|&(seq, u)| if uid { u } else { seq })
+                    .collect();
+                let code = reply::sequence_set(&refused).map(Code::Modified);
                 d.server
-                    .enqueue_status(reply::ok(tag, None, "STORE completed"));
+                    .enqueue_status(reply::ok(tag, code, "STORE completed"));
             }
             Err(e) => {
                 d.server.enqueue_status(storage_error(tag, &e));
