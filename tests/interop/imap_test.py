@@ -96,7 +96,7 @@ class BeforeLogin(unittest.TestCase):
     def test_tls_port_offers_the_mechanisms(self):
         m = connect()
         for cap in ["IMAP4REV1", "AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR", "IDLE", "NAMESPACE", "ID",
-                    "ENABLE", "UIDPLUS", "MOVE", "UNSELECT", "LITERAL+", "CHILDREN", "CONDSTORE", "QRESYNC"]:
+                    "ENABLE", "UIDPLUS", "MOVE", "UNSELECT", "LITERAL+", "CHILDREN", "CONDSTORE", "QRESYNC", "SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS"]:
             self.assertIn(cap, m.capabilities)
         m.logout()
 
@@ -336,6 +336,39 @@ class Session(unittest.TestCase):
         self.assertIn("EXPUNGE", a.untagged_responses)
         a.logout()
         b.logout()
+
+
+class ClientHabits(unittest.TestCase):
+    """LIST-EXTENDED, SPECIAL-USE and LIST-STATUS as Thunderbird sends them,
+    Outlook's RFC822.PEEK, and ID ()."""
+
+    def test_list_extended(self):
+        r = Raw("tono@kemenkeu.go.id")
+        lines = r.ok('LIST (SPECIAL-USE) "" "*"')
+        names = [l.rsplit(" ", 1)[1] for l in lines if l.startswith("* LIST")]
+        self.assertEqual(sorted(names), ["Archive", "Drafts", "Junk", "Sent", "Trash"])
+        self.assertTrue(all("\\" in l for l in lines if l.startswith("* LIST")))
+        lines = r.ok('LIST "" "%" RETURN (SUBSCRIBED CHILDREN STATUS (MESSAGES UNSEEN))')
+        self.assertIn('* LIST (\\HasNoChildren \\Subscribed) "/" INBOX', lines)
+        self.assertTrue(any(l.startswith("* STATUS INBOX (MESSAGES ") and "UNSEEN" in l for l in lines), lines)
+        r.ok("UNSUBSCRIBE Junk")
+        lines = r.ok('LIST (SUBSCRIBED) "" "*"')
+        self.assertFalse(any(l.endswith(" Junk") for l in lines), lines)
+        r.ok("SUBSCRIBE Junk")
+        r.close()
+
+    def test_outlook_rfc822_peek_and_id_with_empty_list(self):
+        r = Raw("tono@kemenkeu.go.id")
+        body = "Subject: outlook\r\n\r\nisi\r\n"
+        r.sock.sendall(f"ap APPEND Drafts {{{len(body)}+}}\r\n{body}\r\n".encode())
+        self.assertIn(" OK ", r.file.readline().decode())
+        r.ok("SELECT Drafts")
+        lines = r.ok("UID FETCH 1:* (UID RFC822.SIZE RFC822.PEEK)")
+        self.assertTrue(any("RFC822 {" in l for l in lines), lines)
+        lines = r.ok("FETCH 1 (FLAGS)")
+        self.assertIn("FLAGS ()", lines[0], "PEEK does not set \\Seen")
+        self.assertTrue(r.ok("ID ()")[0].startswith("* ID ("))
+        r.close()
 
 
 class CondstoreQresync(unittest.TestCase):

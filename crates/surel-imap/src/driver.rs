@@ -3,6 +3,7 @@
 //! a mailbox change (IDLE), the idle timeout or shutdown, whichever comes
 //! first. Written over any stream, so STARTTLS just swaps the stream.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use imap_next::server::{Error as ServerError, Event, Options, Server};
@@ -12,6 +13,8 @@ use tokio::sync::broadcast;
 
 use surel_maildir::Change;
 use surel_net::Conn;
+
+use crate::quirks::{self, Note};
 
 /// What the session gets next.
 #[derive(Debug)]
@@ -30,11 +33,39 @@ pub enum Next {
 pub struct Driver {
     pub conn: Conn,
     pub server: Server,
-    /// Bytes read but not yet given to the server.
+    /// Bytes read but not yet given to the server. Input is handed over
+    /// one command line (or literal) at a time, so that bytes pipelined
+    /// after STARTTLS stay visible here (CVE-2011-0411) and command lines
+    /// can pass through `quirks` whole.
     pending: Vec<u8>,
-    /// Before TLS, input is handed over one line at a time, so that bytes
-    /// pipelined after STARTTLS stay visible here (CVE-2011-0411).
-    line_at_a_time: bool,
+    /// Bytes of an announced literal still to hand over untouched.
+    literal_left: usize,
+    /// Whether that literal was non-synchronizing (`{n+}`, RFC 7888).
+    literal_plus: bool,
+    /// What rewritten commands had asked for, by tag.
+    notes: HashMap<String, Note>,
+}
+
+/// Longest line held back waiting for its end; a longer one goes to the
+/// server, which refuses it as too long.
+const MAX_HELD_LINE: usize = 64 * 1024;
+
+/// `{n}` or `{n+}` (or `~{n}`) at the end of a line: a literal follows.
+fn announced_literal(line: &[u8]) -> Option<(usize, bool)> {
+    let line = line.strip_suffix(b"\n")?;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let inner = line.strip_suffix(b"}")?;
+    let open = inner.iter().rposition(|&b| b == b'{')?;
+    let digits = &inner[open + 1..];
+    let (digits, plus) = match digits
+        .strip_suffix(b"+")
+        .or_else(|| digits.strip_suffix(b"-"))
+    {
+        Some(d) => (d, true),
+        None => (digits, false),
+    };
+    let n = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some((n, plus))
 }
 
 impl Driver {
@@ -43,12 +74,13 @@ impl Driver {
         options: Options,
         greeting: imap_next::imap_types::response::Greeting<'static>,
     ) -> Driver {
-        let line_at_a_time = conn.info.tls.is_none();
         Driver {
             conn,
             server: Server::new(options, greeting),
             pending: Vec::new(),
-            line_at_a_time,
+            literal_left: 0,
+            literal_plus: false,
+            notes: HashMap::new(),
         }
     }
 
@@ -57,17 +89,53 @@ impl Driver {
         !self.pending.is_empty()
     }
 
-    fn feed(&mut self) {
-        let take = if self.line_at_a_time {
-            self.pending
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(self.pending.len(), |i| i + 1)
-        } else {
-            self.pending.len()
+    /// What a rewritten command (by its tag) had asked for.
+    pub fn take_note(&mut self, tag: &str) -> Option<Note> {
+        self.notes.remove(tag)
+    }
+
+    /// Forgets an announced literal the server refused (the client will
+    /// not send it); true when the client sends it anyway (`{n+}`).
+    pub fn literal_refused(&mut self) -> bool {
+        let plus = self.literal_plus && self.literal_left > 0;
+        self.literal_left = 0;
+        plus
+    }
+
+    /// Hands the server the next whole line or literal chunk; false when
+    /// more input must be read first.
+    fn feed(&mut self) -> bool {
+        if self.literal_left > 0 {
+            let n = self.literal_left.min(self.pending.len());
+            let chunk: Vec<u8> = self.pending.drain(..n).collect();
+            self.literal_left -= n;
+            self.server.enqueue_input(&chunk);
+            return n > 0;
+        }
+        let Some(end) = self.pending.iter().position(|&b| b == b'\n') else {
+            if self.pending.len() > MAX_HELD_LINE {
+                let chunk: Vec<u8> = self.pending.drain(..).collect();
+                self.server.enqueue_input(&chunk);
+                return true;
+            }
+            return false;
         };
-        let chunk: Vec<u8> = self.pending.drain(..take).collect();
-        self.server.enqueue_input(&chunk);
+        let line: Vec<u8> = self.pending.drain(..=end).collect();
+        if let Some((n, plus)) = announced_literal(&line) {
+            self.literal_left = n;
+            self.literal_plus = plus;
+            self.server.enqueue_input(&line);
+        } else {
+            let (line, note) = quirks::rewrite(&line);
+            if let Some((tag, note)) = note {
+                if self.notes.len() > 64 {
+                    self.notes.clear();
+                }
+                self.notes.insert(tag, note);
+            }
+            self.server.enqueue_input(&line);
+        }
+        true
     }
 
     async fn write(&mut self, bytes: &[u8]) -> bool {
@@ -126,8 +194,7 @@ impl Driver {
                 }
                 Err(Interrupt::Error(e)) => return Next::Error(e),
                 Err(Interrupt::Io(Io::NeedMoreInput)) => {
-                    if !self.pending.is_empty() {
-                        self.feed();
+                    if !self.pending.is_empty() && self.feed() {
                         continue;
                     }
                     let mut buf = [0u8; 4 * 1024];
@@ -152,10 +219,7 @@ impl Driver {
                         next = change => return next,
                         read = self.conn.stream.read(&mut buf) => match read {
                             Ok(0) | Err(_) => return Next::Closed,
-                            Ok(n) => {
-                                self.pending.extend_from_slice(&buf[..n]);
-                                self.feed();
-                            }
+                            Ok(n) => self.pending.extend_from_slice(&buf[..n]),
                         },
                     }
                 }
@@ -165,13 +229,20 @@ impl Driver {
 
     /// Runs the TLS handshake after STARTTLS; the server state carries on.
     pub async fn start_tls(self) -> Option<Driver> {
-        let Driver { conn, server, .. } = self;
+        let Driver {
+            conn,
+            server,
+            notes,
+            ..
+        } = self;
         match conn.start_tls().await {
             Ok(conn) => Some(Driver {
                 conn,
                 server,
                 pending: Vec::new(),
-                line_at_a_time: false,
+                literal_left: 0,
+                literal_plus: false,
+                notes,
             }),
             Err(e) => {
                 tracing::info!(error = %e, "STARTTLS handshake failed");

@@ -7,6 +7,7 @@
 
 mod cmd;
 mod driver;
+mod quirks;
 mod reply;
 mod session;
 

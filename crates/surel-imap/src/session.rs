@@ -271,9 +271,15 @@ impl Session {
         use imap_next::server::Error;
         match error {
             Error::LiteralTooLong { .. } => {
+                let sent_anyway = d.literal_refused();
                 d.server
                     .enqueue_status(reply::bad(None, "Literal too large"));
-                Flow::Continue
+                // A non-synchronizing literal arrives regardless: no way to resync.
+                if sent_anyway {
+                    Flow::Close
+                } else {
+                    Flow::Continue
+                }
             }
             Error::CommandTooLong { .. } => {
                 d.server

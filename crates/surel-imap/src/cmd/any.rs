@@ -38,6 +38,9 @@ impl Session {
             "CHILDREN",
             "CONDSTORE",
             "QRESYNC",
+            "SPECIAL-USE",
+            "LIST-EXTENDED",
+            "LIST-STATUS",
         ] {
             if let Ok(cap) = Capability::try_from(name) {
                 caps.push(cap);

@@ -24,6 +24,7 @@ use surel_maildir::{FlagChange, Flags, MessageMeta, MimePart};
 
 use crate::cmd::select::{resolve, storage_error};
 use crate::driver::Driver;
+use crate::quirks::Note;
 use crate::reply;
 use crate::session::{Session, blocking};
 
@@ -382,6 +383,7 @@ impl Session {
         uid: bool,
         modifiers: Vec<FetchModifier>,
     ) {
+        let rfc822_peek = matches!(d.take_note(tag.as_ref()), Some(Note::Rfc822Peek));
         let mut names = expand(names);
         if uid && !names.iter().any(|n| matches!(n, MessageDataItemName::Uid)) {
             names.insert(0, MessageDataItemName::Uid);
@@ -576,10 +578,15 @@ impl Session {
                                 None => section_bytes(&c.header, &c.mime, section),
                             };
                             let (bytes, origin) = partial_of(bytes, *partial);
-                            MessageDataItem::BodyExt {
-                                section: section.clone(),
-                                origin,
-                                data: reply::nbytes(bytes),
+                            if rfc822_peek && section.is_none() && partial.is_none() {
+                                // Outlook's RFC822.PEEK is answered as RFC822.
+                                MessageDataItem::Rfc822(reply::nbytes(bytes))
+                            } else {
+                                MessageDataItem::BodyExt {
+                                    section: section.clone(),
+                                    origin,
+                                    data: reply::nbytes(bytes),
+                                }
                             }
                         }
                         MessageDataItemName::Rfc822 => {

@@ -7,10 +7,42 @@ use imap_next::imap_types::mailbox::{ListMailbox, Mailbox as WireMailbox};
 use imap_next::imap_types::response::Data;
 use imap_next::imap_types::status::{StatusDataItem, StatusDataItemName};
 
+use surel_maildir::Status;
+
 use crate::cmd::select::storage_error;
 use crate::driver::Driver;
+use crate::quirks::{ListOptions, Note};
 use crate::reply;
 use crate::session::{Session, blocking};
+
+/// A STATUS response with the items asked for (RFC 9051 §7.2.4).
+fn status_data(name: &str, status: &Status, items: &[StatusDataItemName]) -> Data<'static> {
+    let items: Vec<StatusDataItem> = items
+        .iter()
+        .filter_map(|item| match item {
+            StatusDataItemName::Messages => Some(StatusDataItem::Messages(status.messages)),
+            StatusDataItemName::Recent => Some(StatusDataItem::Recent(0)),
+            StatusDataItemName::UidNext => {
+                status.uidnext.try_into().ok().map(StatusDataItem::UidNext)
+            }
+            StatusDataItemName::UidValidity => status
+                .uidvalidity
+                .try_into()
+                .ok()
+                .map(StatusDataItem::UidValidity),
+            StatusDataItemName::Unseen => Some(StatusDataItem::Unseen(status.unseen)),
+            StatusDataItemName::Deleted => Some(StatusDataItem::Deleted(status.deleted)),
+            StatusDataItemName::HighestModSeq => {
+                Some(StatusDataItem::HighestModSeq(status.highestmodseq))
+            }
+            _ => None,
+        })
+        .collect();
+    Data::Status {
+        mailbox: reply::wire_mailbox(name),
+        items: items.into(),
+    }
+}
 
 /// `*` matches anything, `%` anything but the separator (RFC 9051 §6.3.9).
 fn matches(pattern: &[char], name: &[char]) -> bool {
@@ -46,6 +78,11 @@ impl Session {
         pattern: &ListMailbox<'_>,
         subscribed_only: bool,
     ) {
+        // LIST-EXTENDED options (RFC 5258, 6154, 5819), see `quirks`.
+        let options = match d.take_note(tag.as_ref()) {
+            Some(Note::List(options)) => options,
+            _ => ListOptions::default(),
+        };
         let Some(user) = self.user.as_mut() else {
             return;
         };
@@ -75,7 +112,10 @@ impl Session {
         };
         let pattern: Vec<char> = pattern.chars().collect();
         for folder in folders {
-            if subscribed_only && !folder.subscribed {
+            if (subscribed_only || options.subscribed_only) && !folder.subscribed {
+                continue;
+            }
+            if options.special_use_only && folder.special_use.is_none() {
                 continue;
             }
             let name: Vec<char> = folder.name.chars().collect();
@@ -98,6 +138,9 @@ impl Session {
             if let Some(special) = folder.special_use {
                 items.push(attribute(special.trim_start_matches('\\')));
             }
+            if options.return_subscribed && folder.subscribed {
+                items.push(attribute("Subscribed"));
+            }
             let mailbox = reply::wire_mailbox(&folder.name);
             let data = if subscribed_only {
                 Data::Lsub {
@@ -113,6 +156,16 @@ impl Session {
                 }
             };
             d.server.enqueue_data(data);
+            if !options.return_status.is_empty() {
+                let user = self.user.as_mut().expect("logged in");
+                if let Ok(status) = blocking(|| user.mailbox.status(&folder.name)) {
+                    d.server.enqueue_data(status_data(
+                        &folder.name,
+                        &status,
+                        &options.return_status,
+                    ));
+                }
+            }
         }
         d.server.enqueue_status(reply::ok(
             tag,
@@ -207,31 +260,8 @@ impl Session {
                 return;
             }
         };
-        let items: Vec<StatusDataItem> = items
-            .iter()
-            .filter_map(|item| match item {
-                StatusDataItemName::Messages => Some(StatusDataItem::Messages(status.messages)),
-                StatusDataItemName::Recent => Some(StatusDataItem::Recent(0)),
-                StatusDataItemName::UidNext => {
-                    status.uidnext.try_into().ok().map(StatusDataItem::UidNext)
-                }
-                StatusDataItemName::UidValidity => status
-                    .uidvalidity
-                    .try_into()
-                    .ok()
-                    .map(StatusDataItem::UidValidity),
-                StatusDataItemName::Unseen => Some(StatusDataItem::Unseen(status.unseen)),
-                StatusDataItemName::Deleted => Some(StatusDataItem::Deleted(status.deleted)),
-                StatusDataItemName::HighestModSeq => {
-                    Some(StatusDataItem::HighestModSeq(status.highestmodseq))
-                }
-                _ => None,
-            })
-            .collect();
-        d.server.enqueue_data(Data::Status {
-            mailbox: reply::wire_mailbox(&canonical),
-            items: items.into(),
-        });
+        d.server
+            .enqueue_data(status_data(&canonical, &status, items));
         d.server
             .enqueue_status(reply::ok(tag, None, "STATUS completed"));
     }
