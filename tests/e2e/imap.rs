@@ -48,10 +48,22 @@ fn server() -> Server {
             &format!("Issued-Pass-1\n{PASSWORD}\n"),
         );
     }
-    // Clear the warning of the accounts other tests log in to: change them
-    // on a far policy is not possible, so they simply see it once.
+    cli(
+        &[
+            "user",
+            "add",
+            "kiki@kemenkeu.go.id",
+            "--password-stdin",
+            "--quota",
+            "64K",
+        ],
+        "Issued-Pass-1\n",
+    );
+    cli(
+        &["user", "change-password", "kiki@kemenkeu.go.id"],
+        &format!("Issued-Pass-1\n{PASSWORD}\n"),
+    );
     cli(&["user", "disable", "siti@kemenkeu.go.id"], "");
-    fs::write(dir.join("siti.txt"), "").unwrap();
     cli(
         &["user", "add", "ani@kemenkeu.go.id", "--password-stdin"],
         "Issued-Pass-1\n",

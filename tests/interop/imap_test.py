@@ -96,7 +96,7 @@ class BeforeLogin(unittest.TestCase):
     def test_tls_port_offers_the_mechanisms(self):
         m = connect()
         for cap in ["IMAP4REV1", "AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR", "IDLE", "NAMESPACE", "ID",
-                    "ENABLE", "UIDPLUS", "MOVE", "UNSELECT", "LITERAL+", "CHILDREN", "CONDSTORE", "QRESYNC", "SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS"]:
+                    "ENABLE", "UIDPLUS", "MOVE", "UNSELECT", "LITERAL+", "CHILDREN", "CONDSTORE", "QRESYNC", "SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS", "QUOTA", "QUOTA=RES-STORAGE"]:
             self.assertIn(cap, m.capabilities)
         m.logout()
 
@@ -368,6 +368,26 @@ class ClientHabits(unittest.TestCase):
         lines = r.ok("FETCH 1 (FLAGS)")
         self.assertIn("FLAGS ()", lines[0], "PEEK does not set \\Seen")
         self.assertTrue(r.ok("ID ()")[0].startswith("* ID ("))
+        r.close()
+
+
+class Quota(unittest.TestCase):
+    def test_quota_roots_usage_and_refusal(self):
+        r = Raw("kiki@kemenkeu.go.id")
+        lines = r.ok("GETQUOTAROOT INBOX")
+        self.assertEqual(lines[0], '* QUOTAROOT INBOX ""')
+        self.assertEqual(lines[1], '* QUOTA "" (STORAGE 0 64)')
+        body = "Subject: besar\r\n\r\n" + "x" * 70000 + "\r\n"
+        r.sock.sendall(f"big APPEND INBOX {{{len(body)}+}}\r\n{body}\r\n".encode())
+        self.assertIn("NO [OVERQUOTA]", r.file.readline().decode())
+        small = "Subject: kecil\r\n\r\nx\r\n"
+        r.sock.sendall(f"sm APPEND INBOX {{{len(small)}+}}\r\n{small}\r\n".encode())
+        self.assertIn("OK", r.file.readline().decode())
+        self.assertEqual(r.ok('GETQUOTA ""')[0], '* QUOTA "" (STORAGE 1 64)')
+        self.assertTrue(r.run('SETQUOTA "" (STORAGE 1000000)')[-1].split(" ")[1] == "NO")
+        r.close()
+        r = Raw("budi@kemenkeu.go.id")
+        self.assertEqual(r.ok("GETQUOTAROOT INBOX")[0], "* QUOTAROOT INBOX")
         r.close()
 
 

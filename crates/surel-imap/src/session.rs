@@ -254,6 +254,11 @@ impl Session {
                 uid,
                 true,
             ),
+            GetQuotaRoot { mailbox } => {
+                self.get_quota_root(d, &tag, &reply::mailbox_name(&mailbox))
+            }
+            GetQuota { root } => self.get_quota(d, &tag, &root),
+            SetQuota { .. } => self.set_quota(d, &tag),
             Idle => {
                 // imap-next reports IDLE as its own event.
                 d.server

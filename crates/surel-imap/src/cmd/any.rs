@@ -41,6 +41,8 @@ impl Session {
             "SPECIAL-USE",
             "LIST-EXTENDED",
             "LIST-STATUS",
+            "QUOTA",
+            "QUOTA=RES-STORAGE",
         ] {
             if let Ok(cap) = Capability::try_from(name) {
                 caps.push(cap);

@@ -6,6 +6,7 @@ mod auth;
 mod fetch;
 mod idle;
 mod mailbox;
+mod quota;
 mod search;
 mod select;
 mod store;
