@@ -96,7 +96,7 @@ class BeforeLogin(unittest.TestCase):
     def test_tls_port_offers_the_mechanisms(self):
         m = connect()
         for cap in ["IMAP4REV1", "AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR", "IDLE", "NAMESPACE", "ID",
-                    "ENABLE", "UIDPLUS", "MOVE", "UNSELECT", "LITERAL+", "CHILDREN", "CONDSTORE", "QRESYNC", "SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS", "QUOTA", "QUOTA=RES-STORAGE"]:
+                    "ENABLE", "UIDPLUS", "MOVE", "UNSELECT", "LITERAL+", "CHILDREN", "CONDSTORE", "QRESYNC", "SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS", "QUOTA", "QUOTA=RES-STORAGE", "COMPRESS=DEFLATE"]:
             self.assertIn(cap, m.capabilities)
         m.logout()
 
@@ -368,6 +368,38 @@ class ClientHabits(unittest.TestCase):
         lines = r.ok("FETCH 1 (FLAGS)")
         self.assertIn("FLAGS ()", lines[0], "PEEK does not set \\Seen")
         self.assertTrue(r.ok("ID ()")[0].startswith("* ID ("))
+        r.close()
+
+
+class Compress(unittest.TestCase):
+    def test_compress_deflate(self):
+        import zlib
+        r = Raw("tono@kemenkeu.go.id")
+        self.assertTrue(r.ok("COMPRESS DEFLATE")[-1].startswith("r2 OK"))
+        out = zlib.compressobj(wbits=-15)
+        inp = zlib.decompressobj(wbits=-15)
+
+        def send(line):
+            r.sock.sendall(out.compress(line.encode() + b"\r\n") + out.flush(zlib.Z_SYNC_FLUSH))
+
+        def until(tag):
+            text = b""
+            while not any(l.startswith(tag.encode() + b" ") for l in text.split(b"\r\n")):
+                chunk = r.sock.recv(65536)
+                self.assertTrue(chunk, "closed")
+                text += inp.decompress(chunk)
+            return text.decode()
+
+        send("c1 NOOP")
+        self.assertIn("c1 OK", until("c1"))
+        send('c2 LIST "" "*"')
+        listing = until("c2")
+        self.assertIn("* LIST", listing)
+        self.assertIn("c2 OK", listing)
+        send("c3 COMPRESS DEFLATE")
+        self.assertIn("c3 NO [COMPRESSIONACTIVE]", until("c3"))
+        send("c4 LOGOUT")
+        self.assertIn("* BYE", until("c4"))
         r.close()
 
 

@@ -42,6 +42,8 @@ pub struct Driver {
     literal_left: usize,
     /// Whether that literal was non-synchronizing (`{n+}`, RFC 7888).
     literal_plus: bool,
+    /// COMPRESS=DEFLATE is on.
+    compressed: bool,
     /// What rewritten commands had asked for, by tag.
     notes: HashMap<String, Note>,
 }
@@ -80,6 +82,7 @@ impl Driver {
             pending: Vec::new(),
             literal_left: 0,
             literal_plus: false,
+            compressed: false,
             notes: HashMap::new(),
         }
     }
@@ -227,6 +230,17 @@ impl Driver {
         }
     }
 
+    /// Switches both directions to DEFLATE (after COMPRESS's OK is sent).
+    pub fn compress(&mut self) {
+        let stream = std::mem::replace(&mut self.conn.stream, Box::new(tokio::io::duplex(1).0));
+        self.conn.stream = Box::new(crate::compress::Deflate::new(stream));
+        self.compressed = true;
+    }
+
+    pub fn is_compressed(&self) -> bool {
+        self.compressed
+    }
+
     /// Runs the TLS handshake after STARTTLS; the server state carries on.
     pub async fn start_tls(self) -> Option<Driver> {
         let Driver {
@@ -242,6 +256,7 @@ impl Driver {
                 pending: Vec::new(),
                 literal_left: 0,
                 literal_plus: false,
+                compressed: false,
                 notes,
             }),
             Err(e) => {

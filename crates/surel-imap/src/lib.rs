@@ -6,6 +6,7 @@
 //! `surel-auth`, mail through `surel-maildir`.
 
 mod cmd;
+mod compress;
 mod driver;
 mod quirks;
 mod reply;

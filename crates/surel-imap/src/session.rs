@@ -70,6 +70,8 @@ pub enum Flow {
     Continue,
     Close,
     StartTls,
+    /// COMPRESS DEFLATE accepted: wrap the stream once the OK is out.
+    Compress,
 }
 
 pub struct Session {
@@ -254,6 +256,7 @@ impl Session {
                 uid,
                 true,
             ),
+            Compress { .. } => return self.compress(d, &tag),
             GetQuotaRoot { mailbox } => {
                 self.get_quota_root(d, &tag, &reply::mailbox_name(&mailbox))
             }
@@ -385,6 +388,12 @@ pub async fn run(conn: Conn, shared: Arc<Shared>) {
                 driver.flush().await;
                 driver.conn.close().await;
                 return;
+            }
+            Flow::Compress => {
+                if !driver.flush().await {
+                    return;
+                }
+                driver.compress();
             }
             Flow::StartTls => {
                 if !driver.flush().await {

@@ -4,7 +4,7 @@
 use imap_next::imap_types::core::{IString, NString, Tag, Vec1};
 use imap_next::imap_types::extensions::enable::CapabilityEnable;
 use imap_next::imap_types::extensions::namespace::Namespace;
-use imap_next::imap_types::response::{Capability, Data};
+use imap_next::imap_types::response::{Capability, Code, Data};
 
 use crate::driver::Driver;
 use crate::reply;
@@ -43,6 +43,7 @@ impl Session {
             "LIST-STATUS",
             "QUOTA",
             "QUOTA=RES-STORAGE",
+            "COMPRESS=DEFLATE",
         ] {
             if let Ok(cap) = Capability::try_from(name) {
                 caps.push(cap);
@@ -93,6 +94,27 @@ impl Session {
         d.server
             .enqueue_status(reply::ok(tag, None, "Begin TLS negotiation now"));
         Flow::StartTls
+    }
+
+    /// RFC 4978
+    pub fn compress(&mut self, d: &mut Driver, tag: &Tag<'static>) -> Flow {
+        if d.is_compressed() {
+            d.server.enqueue_status(reply::no(
+                tag,
+                Some(Code::CompressionActive),
+                "Already compressing",
+            ));
+            return Flow::Continue;
+        }
+        if d.has_pending_input() {
+            // Anything sent before our OK would be read the wrong way.
+            d.server
+                .enqueue_status(reply::bad(Some(tag), "Data sent after COMPRESS"));
+            return Flow::Close;
+        }
+        d.server
+            .enqueue_status(reply::ok(tag, None, "DEFLATE active"));
+        Flow::Compress
     }
 
     /// RFC 2971
