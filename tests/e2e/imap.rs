@@ -64,10 +64,13 @@ fn server() -> Server {
         &format!("Issued-Pass-1\n{PASSWORD}\n"),
     );
     cli(&["user", "disable", "siti@kemenkeu.go.id"], "");
-    cli(
-        &["user", "add", "ani@kemenkeu.go.id", "--password-stdin"],
-        "Issued-Pass-1\n",
-    );
+    for user in ["ani", "baru"] {
+        let address = format!("{user}@kemenkeu.go.id");
+        cli(
+            &["user", "add", &address, "--password-stdin"],
+            "Issued-Pass-1\n",
+        );
+    }
     let hash = String::from_utf8(
         Command::new("openssl")
             .args(["passwd", "-6", "-salt", "saltsalt", "Old-Pass-2020"])
@@ -91,6 +94,8 @@ fn run_python(server: &Server, script: &str) {
         .env("SUREL_IMAP_PORT", server.ports().imap.to_string())
         .env("SUREL_IMAPS_PORT", server.ports().imaps.to_string())
         .env("SUREL_CA", server.dir().join("certs/surel.crt"))
+        .env("SUREL_BIN", support::BIN)
+        .env("SUREL_CONFIG", server.dir().join("surel.toml"))
         .output()
         .expect("python3 must be installed (.ci/run installs it)");
     let report = format!(

@@ -338,6 +338,51 @@ class Session(unittest.TestCase):
         b.logout()
 
 
+class ThunderbirdSession(unittest.TestCase):
+    """The bar of the IMAP issue: a new account cannot open its mailbox until
+    its password is changed; then a Thunderbird-like session works."""
+
+    def test_new_account_then_thunderbird_like_session(self):
+        import subprocess
+        m = connect()
+        with self.assertRaises(imaplib.IMAP4.error) as e:
+            m.authenticate("PLAIN", lambda _: b"\0baru@kemenkeu.go.id\0Issued-Pass-1")
+        self.assertIn("[EXPIRED]", str(e.exception))
+        m.logout()
+        subprocess.run(
+            [os.environ["SUREL_BIN"], "--config", os.environ["SUREL_CONFIG"], "user", "change-password", "baru@kemenkeu.go.id"],
+            input=f"Issued-Pass-1\n{PASSWORD}\n".encode(), check=True, capture_output=True,
+            cwd=os.path.dirname(os.environ["SUREL_CONFIG"]),  # data_dir is relative
+        )
+        other = login("baru@kemenkeu.go.id")
+        other.append("INBOX", None, None, MESSAGE)
+
+        r = Raw(None)
+        self.assertIn("CONDSTORE", r.ok("CAPABILITY")[0])
+        self.assertTrue(r.ok('ID ("name" "Thunderbird" "version" "140.0")')[0].startswith("* ID ("))
+        ir = base64.b64encode(b"\0baru@kemenkeu.go.id\0" + PASSWORD.encode()).decode()
+        r.ok(f"AUTHENTICATE PLAIN {ir}")
+        self.assertIn("* ENABLED QRESYNC", r.ok("ENABLE QRESYNC"))
+        listing = r.ok('LIST (SPECIAL-USE) "" "*"')
+        trash = [l for l in listing if "\\Trash" in l][0].rsplit(" ", 1)[1]
+        lines = r.ok("SELECT INBOX (CONDSTORE)")
+        self.assertTrue(any("HIGHESTMODSEQ" in l for l in lines))
+        lines = r.ok("UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Subject Date Message-ID)])")
+        self.assertTrue(any("Subject: Rapat anggaran" in l for l in lines), lines)
+        r.sock.sendall(b"idle IDLE\r\n")
+        self.assertTrue(r.file.readline().startswith(b"+"))
+        other.append("INBOX", None, None, b"Subject: kedua\r\n\r\nhalo\r\n")
+        self.assertRegex(r.file.readline(), rb"^\* 2 EXISTS")
+        r.sock.sendall(b"DONE\r\n")
+        while not r.file.readline().startswith(b"idle OK"):
+            pass
+        lines = r.ok(f"UID MOVE 1 {trash}")
+        self.assertTrue(any(l.startswith("* OK [COPYUID ") for l in lines), lines)
+        self.assertTrue(any(l.startswith("* VANISHED 1") for l in lines), lines)
+        r.close()
+        other.logout()
+
+
 class ClientHabits(unittest.TestCase):
     """LIST-EXTENDED, SPECIAL-USE and LIST-STATUS as Thunderbird sends them,
     Outlook's RFC822.PEEK, and ID ()."""
