@@ -98,7 +98,7 @@ impl TestConfig {
              [tls]\ncert = \"certs/surel.crt\"\nkey = \"certs/surel.key\"\nself_signed = true\n\
              [imap]\nlisten = [\"127.0.0.1:{}\"]\nlisten_tls = [\"127.0.0.1:{}\"]\n\
              [smtp]\nlisten = [\"127.0.0.1:{}\"]\nsubmission = [\"127.0.0.1:{}\"]\n\
-             submissions = [\"127.0.0.1:{}\"]\n\
+             submissions = [\"127.0.0.1:{}\"]\ngreet_pause = \"0 s\"\n\
              [web]\nlisten = [\"127.0.0.1:{}\"]\npublic_url = \"https://{host}\"\n{extra}\n",
             p.imap,
             p.imaps,

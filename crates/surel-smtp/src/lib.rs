@@ -2,20 +2,26 @@
 //! submission (587, STARTTLS) and submissions (465, implicit TLS), and later
 //! the queue and outbound delivery.
 //!
-//! It must not touch SQLite or maildir files: logins go through
-//! `surel-auth`, delivery through `surel-maildir`, and it must never answer
-//! 250 to a message that is not yet fsynced. Until the protocol lands
-//! (issues 6, 7) a session greets, answers EHLO, STARTTLS, NOOP, RSET and
-//! QUIT, and defers every transaction with a temporary 451 so that senders
-//! retry later and no mail is lost.
+//! It must not touch SQLite or maildir files itself: logins and addresses go
+//! through `surel-auth`, delivery through `surel-maildir`, and it must never
+//! answer 250 to a message that is not yet fsynced. Recipients in other
+//! domains are refused with a temporary 451 until the outbound queue lands,
+//! so nothing is lost.
 
+mod deliver;
+mod ratelimit;
+mod recipients;
+mod reply;
 mod session;
 
 use std::sync::Arc;
 
 use surel_net::{BoxFuture, Conn, Service};
 
-/// Which of the three SMTP roles a listener plays.
+pub use ratelimit::RateLimit;
+pub use session::Shared as SmtpConfig;
+
+/// Which of the SMTP roles a listener plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// Mail from the internet for our domains (`smtp.listen`, port 25).
@@ -24,14 +30,20 @@ pub enum Role {
     Submission,
 }
 
-#[derive(Debug)]
 pub struct SmtpService {
     pub role: Role,
+    shared: Arc<session::Shared>,
+}
+
+impl SmtpService {
+    pub fn new(role: Role, shared: Arc<SmtpConfig>) -> SmtpService {
+        SmtpService { role, shared }
+    }
 }
 
 impl Service for SmtpService {
     fn serve(self: Arc<Self>, conn: Conn) -> BoxFuture {
-        Box::pin(session::run(conn, self.role))
+        Box::pin(session::run(conn, self.role, Arc::clone(&self.shared)))
     }
 
     fn busy_reply(&self) -> Option<&'static [u8]> {

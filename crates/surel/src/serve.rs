@@ -48,26 +48,16 @@ fn timeouts(config: &Config) -> Timeouts {
 fn service_for(
     key: &str,
     imap: &Arc<surel_imap::ImapService>,
+    smtp: &Arc<surel_smtp::SmtpConfig>,
 ) -> (&'static str, bool, Arc<dyn Service>) {
     use surel_smtp::{Role, SmtpService};
+    let smtp_as = |role| Arc::new(SmtpService::new(role, Arc::clone(smtp)));
     match key {
         "imap.listen" => ("imap", false, imap.clone()),
         "imap.listen_tls" => ("imaps", true, imap.clone()),
-        "smtp.listen" => ("smtp", false, Arc::new(SmtpService { role: Role::Mx })),
-        "smtp.submission" => (
-            "submission",
-            false,
-            Arc::new(SmtpService {
-                role: Role::Submission,
-            }),
-        ),
-        "smtp.submissions" => (
-            "submissions",
-            true,
-            Arc::new(SmtpService {
-                role: Role::Submission,
-            }),
-        ),
+        "smtp.listen" => ("smtp", false, smtp_as(Role::Mx)),
+        "smtp.submission" => ("submission", false, smtp_as(Role::Submission)),
+        "smtp.submissions" => ("submissions", true, smtp_as(Role::Submission)),
         _ => ("web", true, Arc::new(surel_web::WebService::new())),
     }
 }
@@ -110,13 +100,27 @@ async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::
         allow_plaintext_loopback: config.allow_plaintext_loopback,
     }));
 
+    let smtp = Arc::new(surel_smtp::SmtpConfig {
+        auth: Arc::clone(&auth),
+        data_dir: config.data_dir.clone(),
+        hostname: config.hostname.clone(),
+        language: config.language,
+        password_url: config.password_url(),
+        max_message_size: config.smtp.max_message_size.0 as usize,
+        max_recipients: config.smtp.max_recipients,
+        max_errors: config.smtp.max_errors,
+        greet_pause: config.smtp.greet_pause.0,
+        allow_plaintext_loopback: config.allow_plaintext_loopback,
+        rate_limit: surel_smtp::RateLimit::new(config.smtp.rate_limit_per_hour),
+    });
+
     // Bind everything before announcing readiness, and report every failure.
     let mut listeners = Vec::new();
     let mut failures = Vec::new();
     for (key, addr) in config.listeners() {
         match surel_net::bind(addr, key) {
             Ok(tcp) => {
-                let (role, implicit_tls, service) = service_for(key, &imap);
+                let (role, implicit_tls, service) = service_for(key, &imap, &smtp);
                 listeners.push(Listener {
                     role,
                     tcp,

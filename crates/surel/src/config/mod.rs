@@ -124,6 +124,34 @@ pub struct SmtpConfig {
     pub submissions: Vec<SocketAddr>,
     #[serde(default = "default_max_message_size")]
     pub max_message_size: Size,
+    /// Recipients accepted per message.
+    #[serde(default = "default_max_recipients")]
+    pub max_recipients: usize,
+    /// Messages a user may submit per hour (0: no limit).
+    #[serde(default = "default_rate_limit")]
+    pub rate_limit_per_hour: u32,
+    /// MX only: clients that talk before the greeting within this pause are refused.
+    #[serde(default = "default_greet_pause")]
+    pub greet_pause: HumanDuration,
+    /// Errors in one connection after which it is closed.
+    #[serde(default = "default_max_errors")]
+    pub max_errors: usize,
+}
+
+fn default_max_recipients() -> usize {
+    100
+}
+
+fn default_rate_limit() -> u32 {
+    500
+}
+
+fn default_greet_pause() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(1))
+}
+
+fn default_max_errors() -> usize {
+    10
 }
 
 fn default_max_message_size() -> Size {
@@ -137,6 +165,10 @@ impl Default for SmtpConfig {
             submission: Vec::new(),
             submissions: Vec::new(),
             max_message_size: default_max_message_size(),
+            max_recipients: default_max_recipients(),
+            rate_limit_per_hour: default_rate_limit(),
+            greet_pause: default_greet_pause(),
+            max_errors: default_max_errors(),
         }
     }
 }
