@@ -61,6 +61,8 @@ pub struct TestConfig {
     pub ports: Ports,
     /// Tables appended to the generated config (e.g. `[limits]`).
     pub extra: String,
+    /// Keys added to the generated `[smtp]` table.
+    pub smtp_extra: String,
     pub hostname: String,
 }
 
@@ -77,6 +79,7 @@ impl TestConfig {
                 web: free_port(),
             },
             extra: String::new(),
+            smtp_extra: String::new(),
             hostname: "mail.example.go.id".into(),
         }
     }
@@ -84,6 +87,12 @@ impl TestConfig {
     pub fn with(mut self, extra: &str) -> Self {
         self.extra.push_str(extra);
         self.extra.push('\n');
+        self
+    }
+
+    pub fn with_smtp(mut self, keys: &str) -> Self {
+        self.smtp_extra.push_str(keys);
+        self.smtp_extra.push('\n');
         self
     }
 
@@ -98,7 +107,7 @@ impl TestConfig {
              [tls]\ncert = \"certs/surel.crt\"\nkey = \"certs/surel.key\"\nself_signed = true\n\
              [imap]\nlisten = [\"127.0.0.1:{}\"]\nlisten_tls = [\"127.0.0.1:{}\"]\n\
              [smtp]\nlisten = [\"127.0.0.1:{}\"]\nsubmission = [\"127.0.0.1:{}\"]\n\
-             submissions = [\"127.0.0.1:{}\"]\ngreet_pause = \"0 s\"\n\
+             submissions = [\"127.0.0.1:{}\"]\n{smtp_extra}\n\
              [web]\nlisten = [\"127.0.0.1:{}\"]\npublic_url = \"https://{host}\"\n{extra}\n",
             p.imap,
             p.imaps,
@@ -108,6 +117,11 @@ impl TestConfig {
             p.web,
             host = self.hostname,
             extra = self.extra,
+            smtp_extra = if self.smtp_extra.contains("greet_pause") {
+                self.smtp_extra.clone()
+            } else {
+                format!("greet_pause = \"0 s\"\n{}", self.smtp_extra)
+            },
         );
         let path = self.path();
         fs::write(&path, text).unwrap();
@@ -151,6 +165,25 @@ impl Server {
             .spawn()
             .expect("start surel serve");
         Server { config, child, log }
+    }
+
+    /// Starts the server again on the same directory and ports (after a crash).
+    pub fn restart(&mut self) {
+        let log = self.config.dir.path().join("surel-restarted.log");
+        self.child = Command::new(BIN)
+            .arg("--config")
+            .arg(self.config.path())
+            .arg("serve")
+            .current_dir(self.config.dir.path())
+            .env_remove("RUST_LOG")
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("restart surel serve");
+        self.log = log;
+        self.wait_for_log("surel ready", Duration::from_secs(20));
     }
 
     pub fn dir(&self) -> &Path {

@@ -93,16 +93,17 @@ impl Conn {
             })??;
         let (_, session) = tls.get_ref();
         info.tls = Some(TlsInfo {
+            // As OpenSSL and Postfix write them: "TLSv1.3", "TLS_AES_256_GCM_SHA384".
             version: session
                 .protocol_version()
                 .and_then(|v| v.as_str())
                 .unwrap_or("TLS")
-                .to_string(),
+                .replace('_', "."),
             cipher: session
                 .negotiated_cipher_suite()
                 .and_then(|c| c.suite().as_str())
                 .unwrap_or("unknown")
-                .to_string(),
+                .replacen("TLS13_", "TLS_", 1),
             sni: session.server_name().map(str::to_string),
         });
         Ok(Conn {
