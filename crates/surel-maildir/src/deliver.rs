@@ -97,6 +97,8 @@ impl Mailbox {
             .and_then(|()| sync_dir(&target_dir))
             .and_then(|()| step(4))
             .and_then(|()| {
+                let writer = std::sync::Arc::clone(&self.writer);
+                let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
                 let tx = self
                     .db
                     .transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -145,6 +145,8 @@ impl Mailbox {
             done.push((old.clone(), new));
         }
         sync_dir(&self.root)?;
+        let writer = std::sync::Arc::clone(&self.writer);
+        let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = self
             .db
             .transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -70,6 +70,8 @@ pub struct Mailbox {
     pub(crate) db: Connection,
     pub(crate) quota: Quota,
     pub(crate) changes: broadcast::Sender<Change>,
+    /// Taken around every write transaction (see `notify::writer_lock`).
+    pub(crate) writer: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Mailbox {
@@ -162,6 +164,7 @@ impl Mailbox {
         schema::migrate(&mut db)?;
         let mut mailbox = Mailbox {
             changes: notify::sender(root),
+            writer: notify::writer_lock(root),
             root: root.to_path_buf(),
             db,
             quota,
@@ -237,6 +240,8 @@ impl Mailbox {
                 .open(&marker)
                 .map_err(Error::io(&marker))?;
         }
+        let writer = std::sync::Arc::clone(&self.writer);
+        let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = self
             .db
             .transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -108,6 +108,8 @@ impl Mailbox {
     ) -> Result<Stored> {
         let f = self.folder(folder)?;
         let mut stored = Stored::default();
+        let writer = std::sync::Arc::clone(&self.writer);
+        let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = self
             .db
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -242,6 +244,8 @@ impl Mailbox {
             return Err(e);
         }
         let committed = (|| -> Result<Vec<(u32, u32)>> {
+            let writer = std::sync::Arc::clone(&self.writer);
+            let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
             let tx = self
                 .db
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -305,6 +309,8 @@ impl Mailbox {
         if doomed.is_empty() {
             return Ok(Vec::new());
         }
+        let writer = std::sync::Arc::clone(&self.writer);
+        let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = self
             .db
             .transaction_with_behavior(TransactionBehavior::Immediate)?;

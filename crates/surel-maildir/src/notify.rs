@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use tokio::sync::broadcast;
 
@@ -31,6 +31,20 @@ pub struct Change {
 
 static HUB: LazyLock<Mutex<HashMap<PathBuf, broadcast::Sender<Change>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
+
+static WRITERS: LazyLock<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// One lock per mailbox for this process's writers: they take turns here
+/// instead of in SQLite's busy handler, whose sleeps (up to 100 ms) would
+/// show as latency. Other processes still coordinate through SQLite.
+pub(crate) fn writer_lock(root: &Path) -> Arc<Mutex<()>> {
+    let mut writers = WRITERS.lock().unwrap_or_else(|p| p.into_inner());
+    if writers.len() > 1024 {
+        writers.retain(|_, lock| Arc::strong_count(lock) > 1);
+    }
+    Arc::clone(writers.entry(root.to_path_buf()).or_default())
+}
 
 /// The channel of the mailbox at `root`.
 pub(crate) fn sender(root: &Path) -> broadcast::Sender<Change> {

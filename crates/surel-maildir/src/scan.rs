@@ -123,6 +123,8 @@ impl Mailbox {
         let known = self.messages(&f.name)?;
         let mut result = Rescan::default();
 
+        let writer = std::sync::Arc::clone(&self.writer);
+        let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = self
             .db
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
