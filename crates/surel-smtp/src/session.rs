@@ -42,12 +42,18 @@ pub struct Shared {
     pub greet_pause: Duration,
     pub allow_plaintext_loopback: bool,
     pub rate_limit: RateLimit,
+    /// The outbound queue; without it, mail for other domains is refused with 451.
+    pub queue: Option<Arc<crate::queue::runner::Queue>>,
 }
 
 /// One accepted recipient.
 struct Recipient {
     address: String,
     accounts: Vec<Account>,
+    /// Addresses in other domains it leads to (through the queue).
+    remote: Vec<String>,
+    /// DSN NOTIFY flags.
+    notify: u64,
 }
 
 #[derive(Default)]
@@ -323,7 +329,7 @@ impl Session {
                 initial_response,
             } => self.auth(conn, mechanism, initial_response).await?,
             Request::Mail { from } => self.mail_from(from.address, from.size),
-            Request::Rcpt { to } => self.rcpt_to(to.address),
+            Request::Rcpt { to } => self.rcpt_to(to.address, to.flags),
             Request::Data => {
                 if let Some(refusal) = self.ready_for_data() {
                     self.reply(refusal);
@@ -587,7 +593,7 @@ impl Session {
     }
 
     /// RFC 5321 §3.3 RCPT
-    fn rcpt_to(&mut self, address: String) {
+    fn rcpt_to(&mut self, address: String, notify: u64) {
         if self.tx.from.is_none() {
             return self.reply(Reply::new(503, "5.5.1", "Send MAIL FROM first"));
         }
@@ -609,20 +615,29 @@ impl Session {
                 format!("<{address}>: no such user here"),
             ));
         }
-        if !resolved.remote.is_empty() && resolved.accounts.is_empty() && !resolved.looped {
-            let reply = match self.role {
-                Role::Mx => Reply::new(554, "5.7.1", format!("<{address}>: relay access denied")),
-                // The outbound queue is not there yet: the client keeps the message and retries.
-                Role::Submission => Reply::new(
-                    451,
-                    "4.3.2",
-                    "Delivery to other domains is not available yet, try later",
-                ),
-            };
-            return self.reply(reply);
+        let direct_remote =
+            resolved.accounts.is_empty() && !resolved.remote.is_empty() && !resolved.looped;
+        if direct_remote && self.role == Role::Mx {
+            return self.reply(Reply::new(
+                554,
+                "5.7.1",
+                format!("<{address}>: relay access denied"),
+            ));
         }
-        if !resolved.remote.is_empty() {
-            warn!(%address, remote = ?resolved.remote, "alias targets in other domains are not delivered yet");
+        if !resolved.remote.is_empty() && self.shared.queue.is_none() {
+            // No queue: the client keeps the message and retries.
+            return self.reply(Reply::new(
+                451,
+                "4.3.2",
+                "Delivery to other domains is not available, try later",
+            ));
+        }
+        if resolved.accounts.is_empty() && resolved.remote.is_empty() {
+            return self.reply(Reply::new(
+                550,
+                "5.1.1",
+                format!("<{address}>: no such user here"),
+            ));
         }
         for account in &resolved.accounts {
             if over_quota(&self.shared, account) {
@@ -636,6 +651,8 @@ impl Session {
         self.tx.rcpts.push(Recipient {
             address,
             accounts: resolved.accounts,
+            remote: resolved.remote,
+            notify,
         });
         self.reply(Reply::new(250, "2.1.5", "Recipient OK"));
     }
@@ -748,9 +765,46 @@ impl Session {
                 .filter(|a| seen.insert(a.id))
                 .collect()
         };
+        let remote: Vec<(String, u64)> = {
+            let mut seen = std::collections::HashSet::new();
+            self.tx
+                .rcpts
+                .iter()
+                .flat_map(|r| r.remote.iter().map(move |a| (a.clone(), r.notify)))
+                .filter(|(a, _)| seen.insert(a.to_lowercase()))
+                .collect()
+        };
+        let sender = self.tx.from.clone().unwrap_or_default();
         let shared = self.shared.clone();
         let size = stamped.len();
         let message_id = crate::deliver::message_id(&stamped);
+        let queued = match (&self.shared.queue, remote.is_empty()) {
+            (_, true) => None,
+            (None, false) => {
+                return Reply::new(
+                    451,
+                    "4.3.2",
+                    "Delivery to other domains is not available, try later",
+                );
+            }
+            (Some(queue), false) => {
+                let queue = Arc::clone(queue);
+                let stamped = stamped.clone();
+                let sender = sender.clone();
+                match tokio::task::spawn_blocking(move || {
+                    queue.store.enqueue(&sender, &remote, &stamped, false)
+                })
+                .await
+                {
+                    Ok(Ok(entry)) => Some(entry.id),
+                    Ok(Err(e)) => {
+                        warn!(error = %e, "cannot queue a message");
+                        return Reply::new(451, "4.3.0", "Local error, try again later");
+                    }
+                    Err(_) => return Reply::new(451, "4.3.0", "Local error, try again later"),
+                }
+            }
+        };
         let outcome = tokio::task::spawn_blocking(move || {
             crate::deliver::to_maildirs(&shared.data_dir, &accounts, &stamped)
         })
@@ -780,6 +834,7 @@ impl Session {
             rcpts = ?self.tx.rcpts.iter().map(|r| r.address.as_str()).collect::<Vec<_>>(),
             delivered = ?delivered,
             failed = ?failed,
+            queued = %queued.clone().unwrap_or_default(),
             size,
             tls = %tls,
             user = %self.user.as_ref().map(Account::address).unwrap_or_default(),
@@ -788,7 +843,14 @@ impl Session {
             "message"
         );
         if failed.is_empty() {
-            Reply::new(250, "2.0.0", format!("OK: queued as {id}"))
+            if let (Some(queue), Some(_)) = (&self.shared.queue, &queued) {
+                queue.wake.notify_one();
+            }
+            Reply::new(
+                250,
+                "2.0.0",
+                format!("OK: queued as {}", queued.unwrap_or(id)),
+            )
         } else if results
             .iter()
             .all(|(_, r)| matches!(r, Err(surel_maildir::Error::OverQuota { .. })))

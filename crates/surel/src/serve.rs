@@ -62,6 +62,51 @@ fn service_for(
     }
 }
 
+/// The outbound queue with its delivery settings.
+fn outbound_queue(config: &Config) -> anyhow::Result<surel_smtp::queue::runner::Queue> {
+    use surel_smtp::queue::outbound::{OutboundConfig, Relay, TlsMode};
+    use surel_smtp::queue::runner::{Queue, Schedule};
+    let store = surel_smtp::queue::QueueStore::open(&config.data_dir).with_context(|| {
+        format!(
+            "data_dir: cannot create {}/queue",
+            config.data_dir.display()
+        )
+    })?;
+    let relay = config.smtp.relay.as_ref().map(|r| Relay {
+        host: r.host.clone(),
+        port: r.port,
+        tls: match r.tls {
+            crate::config::RelayTls::Starttls => TlsMode::Required,
+            crate::config::RelayTls::Tls => TlsMode::Implicit,
+            crate::config::RelayTls::None => TlsMode::None,
+        },
+        credentials: r
+            .username
+            .clone()
+            .zip(r.password.as_ref().map(|p| p.0.clone())),
+    });
+    let q = &config.queue;
+    Ok(Queue::new(
+        store,
+        OutboundConfig {
+            hostname: config.hostname.clone(),
+            routes: q
+                .routes
+                .iter()
+                .map(|(d, r)| (d.to_lowercase(), r.clone()))
+                .collect(),
+            relay,
+            require_tls: q.require_tls.clone(),
+            timeout: q.timeout.0,
+        },
+        Schedule {
+            retry: q.retry_after.iter().map(|d| d.0).collect(),
+            max_age: q.max_age.0,
+            delay_notice: q.delay_notice.0,
+        },
+    ))
+}
+
 /// Creates the data dir readable by surel alone.
 pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
@@ -100,6 +145,7 @@ async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::
         allow_plaintext_loopback: config.allow_plaintext_loopback,
     }));
 
+    let queue = Arc::new(outbound_queue(&config)?);
     let smtp = Arc::new(surel_smtp::SmtpConfig {
         auth: Arc::clone(&auth),
         data_dir: config.data_dir.clone(),
@@ -112,6 +158,7 @@ async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::
         greet_pause: config.smtp.greet_pause.0,
         allow_plaintext_loopback: config.allow_plaintext_loopback,
         rate_limit: surel_smtp::RateLimit::new(config.smtp.rate_limit_per_hour),
+        queue: Some(Arc::clone(&queue)),
     });
 
     // Bind everything before announcing readiness, and report every failure.
@@ -156,6 +203,11 @@ async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::
     }
 
     tokio::spawn(sweep_expired(Arc::clone(&auth), shutdown.clone()));
+    tokio::spawn(surel_smtp::queue::runner::run(
+        Arc::clone(&smtp),
+        Arc::clone(&queue),
+        shutdown.clone(),
+    ));
 
     let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;

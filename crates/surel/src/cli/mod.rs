@@ -4,6 +4,7 @@ mod accounts;
 mod admin;
 mod domains;
 mod policy;
+mod queue;
 
 use std::path::PathBuf;
 
@@ -48,6 +49,9 @@ enum Command {
     /// The password policy in force
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// The outbound queue: list, retry, drop
+    #[command(subcommand)]
+    Queue(queue::QueueCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,6 +97,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             domains::run_alias(a, command)
         }),
         Command::Policy(command) => policy::run(&config_path, command),
+        Command::Queue(command) => {
+            crate::logging::init(cli.log_format.unwrap_or_default(), "warn,audit=info");
+            queue::run(&config_path, command)
+        }
     }
 }
 

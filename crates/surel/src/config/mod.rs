@@ -66,6 +66,8 @@ pub struct Config {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub auth: AuthConfig,
+    #[serde(default)]
+    pub queue: QueueConfig,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -136,6 +138,83 @@ pub struct SmtpConfig {
     /// Errors in one connection after which it is closed.
     #[serde(default = "default_max_errors")]
     pub max_errors: usize,
+    /// Send all outgoing mail through this smarthost.
+    #[serde(default)]
+    pub relay: Option<RelayConfig>,
+}
+
+/// A password in the config, never shown by Debug (and so never logged).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelayTls {
+    /// STARTTLS required, certificate checked (port 587).
+    Starttls,
+    /// Implicit TLS, certificate checked (port 465).
+    Tls,
+    /// Plain text: only for a relay on the same host or a trusted link.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayConfig {
+    pub host: String,
+    #[serde(default = "default_relay_port")]
+    pub port: u16,
+    #[serde(default = "default_relay_tls")]
+    pub tls: RelayTls,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+}
+
+fn default_relay_port() -> u16 {
+    587
+}
+
+fn default_relay_tls() -> RelayTls {
+    RelayTls::Starttls
+}
+
+/// `[queue]`: outbound delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Waits between delivery attempts; the last one repeats.
+    pub retry_after: Vec<HumanDuration>,
+    /// After this long a message is bounced.
+    pub max_age: HumanDuration,
+    /// The sender is told once when a message has waited this long.
+    pub delay_notice: HumanDuration,
+    /// Static routes: domain → "host:port" (partners, tests).
+    pub routes: std::collections::BTreeMap<String, String>,
+    /// Domains whose mail must go over TLS with a checked certificate.
+    pub require_tls: Vec<String>,
+    /// For each network step of a delivery.
+    pub timeout: HumanDuration,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        let m = |n: u64| HumanDuration(std::time::Duration::from_secs(60 * n));
+        QueueConfig {
+            retry_after: vec![m(5), m(15), m(30), m(60), m(120), m(240), m(480)],
+            max_age: HumanDuration(std::time::Duration::from_secs(5 * 24 * 3600)),
+            delay_notice: m(240),
+            routes: Default::default(),
+            require_tls: Vec::new(),
+            timeout: m(2),
+        }
+    }
 }
 
 fn default_max_recipients() -> usize {
@@ -169,6 +248,7 @@ impl Default for SmtpConfig {
             rate_limit_per_hour: default_rate_limit(),
             greet_pause: default_greet_pause(),
             max_errors: default_max_errors(),
+            relay: None,
         }
     }
 }
@@ -260,6 +340,23 @@ impl Config {
             ));
         }
         crate::logging::filter_for(&self.log_level).map_err(|e| ("log_level".to_string(), e))?;
+        if self.queue.retry_after.is_empty() {
+            return Err((
+                "queue.retry_after".into(),
+                "give at least one wait, e.g. [\"5 min\"]".into(),
+            ));
+        }
+        for (domain, route) in &self.queue.routes {
+            let ok = route
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+            if !ok {
+                return Err((
+                    format!("queue.routes.{domain}"),
+                    format!("{route:?}: write \"host:port\""),
+                ));
+            }
+        }
         let limits = &self.limits;
         if limits.max_connections == 0 || limits.max_connections_per_ip == 0 {
             return Err((

@@ -1,0 +1,291 @@
+//! One delivery attempt to another domain: where to connect (a static
+//! route, the smarthost, or the domain's MX hosts per RFC 5321 §5), then an
+//! SMTP transaction with opportunistic STARTTLS (mail-send's client).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use hickory_resolver::TokioResolver;
+use hickory_resolver::proto::rr::RData;
+use mail_send::smtp::tls::build_tls_connector;
+use mail_send::{Credentials, SmtpClient};
+use smtp_proto::EXT_START_TLS;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// How to use TLS towards a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// STARTTLS when offered, without checking the certificate (RFC 7435).
+    Opportunistic,
+    /// STARTTLS required, certificate checked.
+    Required,
+    /// TLS from the first byte (port 465), certificate checked.
+    Implicit,
+    None,
+}
+
+/// The smarthost all mail goes through (`[smtp.relay]`).
+#[derive(Debug, Clone)]
+pub struct Relay {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub credentials: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboundConfig {
+    /// Our name in EHLO.
+    pub hostname: String,
+    /// Domain → "host:port", for partners and tests (before relay and MX).
+    pub routes: HashMap<String, String>,
+    pub relay: Option<Relay>,
+    /// Domains whose mail must go over checked TLS.
+    pub require_tls: Vec<String>,
+    pub timeout: Duration,
+}
+
+/// What happened to one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RcptResult {
+    Delivered,
+    Temporary(String),
+    Permanent(String),
+}
+
+struct Target {
+    host: String,
+    port: u16,
+    tls: TlsMode,
+    credentials: Option<(String, String)>,
+}
+
+fn describe(e: &mail_send::Error) -> (bool, String) {
+    match e {
+        mail_send::Error::UnexpectedReply(r) | mail_send::Error::AuthenticationFailed(r) => {
+            let esc = if r.esc[0] > 0 {
+                format!(" {}.{}.{}", r.esc[0], r.esc[1], r.esc[2])
+            } else {
+                String::new()
+            };
+            (
+                r.code >= 500,
+                format!("{}{esc} {}", r.code, r.message.replace('\n', " ")),
+            )
+        }
+        mail_send::Error::Timeout => (false, "the remote server did not answer in time".into()),
+        mail_send::Error::Io(io) => (false, format!("connection failed: {io}")),
+        mail_send::Error::Tls(tls) => (false, format!("TLS failed: {tls}")),
+        other => (false, other.to_string()),
+    }
+}
+
+/// Where to connect for `domain`, in order of preference.
+async fn targets(
+    cfg: &OutboundConfig,
+    resolver: &TokioResolver,
+    domain: &str,
+) -> Result<Vec<Target>, RcptResult> {
+    let tls = if cfg
+        .require_tls
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(domain))
+    {
+        TlsMode::Required
+    } else {
+        TlsMode::Opportunistic
+    };
+    if let Some(route) = cfg.routes.get(&domain.to_lowercase()) {
+        let (host, port) = route.rsplit_once(':').unwrap_or((route, "25"));
+        return Ok(vec![Target {
+            host: host.to_string(),
+            port: port.parse().unwrap_or(25),
+            tls,
+            credentials: None,
+        }]);
+    }
+    if let Some(relay) = &cfg.relay {
+        return Ok(vec![Target {
+            host: relay.host.clone(),
+            port: relay.port,
+            tls: relay.tls,
+            credentials: relay.credentials.clone(),
+        }]);
+    }
+    match resolver.mx_lookup(format!("{domain}.")).await {
+        Ok(lookup) => {
+            let mut mx: Vec<(u16, String)> = lookup
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::MX(mx) => Some((
+                        mx.preference,
+                        mx.exchange.to_utf8().trim_end_matches('.').to_string(),
+                    )),
+                    _ => None,
+                })
+                .collect();
+            mx.sort();
+            // RFC 7505: a "null MX" says the domain takes no mail.
+            if mx.len() == 1 && (mx[0].1.is_empty() || mx[0].1 == ".") {
+                return Err(RcptResult::Permanent(format!(
+                    "{domain} accepts no mail (null MX)"
+                )));
+            }
+            Ok(mx
+                .into_iter()
+                .map(|(_, host)| Target {
+                    host,
+                    port: 25,
+                    tls,
+                    credentials: None,
+                })
+                .collect())
+        }
+        // RFC 5321 §5.1: no MX records, the domain itself is the host.
+        Err(e) if e.is_no_records_found() => Ok(vec![Target {
+            host: domain.to_string(),
+            port: 25,
+            tls,
+            credentials: None,
+        }]),
+        Err(e) if e.is_nx_domain() => Err(RcptResult::Permanent(format!(
+            "the domain {domain} does not exist"
+        ))),
+        Err(e) => Err(RcptResult::Temporary(format!(
+            "DNS lookup for {domain} failed: {e}"
+        ))),
+    }
+}
+
+/// Delivers `message` from `sender` to `rcpts` (all in one domain).
+pub async fn deliver(
+    cfg: &OutboundConfig,
+    resolver: &TokioResolver,
+    domain: &str,
+    sender: &str,
+    rcpts: &[String],
+    message: &[u8],
+) -> Vec<RcptResult> {
+    let targets = match targets(cfg, resolver, domain).await {
+        Ok(t) => t,
+        Err(result) => return vec![result; rcpts.len()],
+    };
+    let mut last = RcptResult::Temporary(format!("no host to deliver to for {domain}"));
+    for target in targets {
+        match attempt(cfg, &target, sender, rcpts, message).await {
+            Ok(results) => return results,
+            Err(result) => {
+                tracing::info!(host = %target.host, port = target.port, reason = ?result, "delivery attempt failed");
+                last = result;
+            }
+        }
+    }
+    vec![last; rcpts.len()]
+}
+
+/// One host: Ok with per-recipient results once the server answered
+/// MAIL FROM, Err when the host could not be used at all.
+async fn attempt(
+    cfg: &OutboundConfig,
+    target: &Target,
+    sender: &str,
+    rcpts: &[String],
+    message: &[u8],
+) -> Result<Vec<RcptResult>, RcptResult> {
+    let fail = |e: mail_send::Error| {
+        let (permanent, text) = describe(&e);
+        if permanent {
+            RcptResult::Permanent(text)
+        } else {
+            RcptResult::Temporary(text)
+        }
+    };
+    let addr = tokio::net::lookup_host((target.host.as_str(), target.port))
+        .await
+        .map_err(|e| RcptResult::Temporary(format!("cannot resolve {}: {e}", target.host)))?
+        .next()
+        .ok_or_else(|| RcptResult::Temporary(format!("{} has no address", target.host)))?;
+    let verify = matches!(target.tls, TlsMode::Required | TlsMode::Implicit);
+    let connector = build_tls_connector(!verify).map_err(RcptResult::Temporary)?;
+    let client = SmtpClient::connect(addr, cfg.timeout).await.map_err(fail)?;
+    if target.tls == TlsMode::Implicit {
+        let mut client = client
+            .into_tls(&connector, &target.host)
+            .await
+            .map_err(fail)?;
+        client.read().await.map_err(fail)?;
+        return transaction(cfg, &mut client, target, sender, rcpts, message).await;
+    }
+    let mut client = client;
+    let greeting = client.read().await.map_err(fail)?;
+    if greeting.code() >= 400 {
+        return Err(fail(mail_send::Error::UnexpectedReply(greeting)));
+    }
+    let ehlo = client.ehlo(&cfg.hostname).await.map_err(fail)?;
+    if target.tls != TlsMode::None && ehlo.has_capability(EXT_START_TLS) {
+        let mut client = client
+            .start_tls(&connector, &target.host)
+            .await
+            .map_err(fail)?;
+        return transaction(cfg, &mut client, target, sender, rcpts, message).await;
+    }
+    if target.tls == TlsMode::Required {
+        return Err(RcptResult::Temporary(format!(
+            "{} does not offer STARTTLS, which is required",
+            target.host
+        )));
+    }
+    transaction(cfg, &mut client, target, sender, rcpts, message).await
+}
+
+async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
+    cfg: &OutboundConfig,
+    client: &mut SmtpClient<T>,
+    target: &Target,
+    sender: &str,
+    rcpts: &[String],
+    message: &[u8],
+) -> Result<Vec<RcptResult>, RcptResult> {
+    let fail = |e: mail_send::Error| {
+        let (permanent, text) = describe(&e);
+        if permanent {
+            RcptResult::Permanent(text)
+        } else {
+            RcptResult::Temporary(text)
+        }
+    };
+    let ehlo = client.ehlo(&cfg.hostname).await.map_err(fail)?;
+    if let Some((user, pass)) = &target.credentials {
+        let creds = Credentials::new(user.clone(), pass.clone());
+        client.authenticate(&creds, &ehlo).await.map_err(fail)?;
+    }
+    client
+        .mail_from(sender, &Default::default())
+        .await
+        .map_err(fail)?;
+    let mut results = Vec::with_capacity(rcpts.len());
+    let mut accepted = 0;
+    for rcpt in rcpts {
+        match client.rcpt_to(rcpt, &Default::default()).await {
+            Ok(()) => {
+                accepted += 1;
+                results.push(RcptResult::Delivered);
+            }
+            Err(e) => results.push(fail(e)),
+        }
+    }
+    if accepted > 0 {
+        // mail-send ends the data with "\r\n.\r\n" itself: without our final
+        // CRLF the message arrives byte for byte.
+        let body = message.strip_suffix(b"\r\n").unwrap_or(message);
+        if let Err(e) = client.data(body).await {
+            let outcome = fail(e);
+            for r in results.iter_mut().filter(|r| **r == RcptResult::Delivered) {
+                *r = outcome.clone();
+            }
+        }
+    }
+    let _ = client.rset().await;
+    Ok(results)
+}

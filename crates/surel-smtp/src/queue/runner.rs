@@ -1,0 +1,264 @@
+//! The queue runner: delivers due messages, retries with backoff, sends
+//! the delay notice once and the bounce at the end, and gives up after the
+//! queue lifetime. Woken early when a message is queued.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hickory_resolver::TokioResolver;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::bounce::{self, Notice};
+use super::outbound::{self, OutboundConfig, RcptResult};
+use super::{Entry, QueueStore, RcptStatus, now};
+use crate::session::Shared;
+
+/// Timing of retries and notices.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// Waits between attempts; the last one repeats.
+    pub retry: Vec<Duration>,
+    pub max_age: Duration,
+    pub delay_notice: Duration,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        let m = |n: u64| Duration::from_secs(60 * n);
+        Schedule {
+            retry: vec![m(5), m(15), m(30), m(60), m(120), m(240), m(480)],
+            max_age: Duration::from_secs(5 * 24 * 3600),
+            delay_notice: Duration::from_secs(4 * 3600),
+        }
+    }
+}
+
+/// The queue as the SMTP sessions and the runner share it.
+pub struct Queue {
+    pub store: QueueStore,
+    pub outbound: OutboundConfig,
+    pub schedule: Schedule,
+    pub wake: Notify,
+    in_flight: Mutex<HashSet<String>>,
+}
+
+impl Queue {
+    pub fn new(store: QueueStore, outbound: OutboundConfig, schedule: Schedule) -> Queue {
+        Queue {
+            store,
+            outbound,
+            schedule,
+            wake: Notify::new(),
+            in_flight: Mutex::new(HashSet::new()),
+        }
+    }
+}
+
+/// Runs until shutdown; at most `parallel` messages are in delivery at once.
+pub async fn run(shared: Arc<Shared>, queue: Arc<Queue>, shutdown: CancellationToken) {
+    let resolver = match TokioResolver::builder_tokio() {
+        Ok(builder) => builder.build(),
+        Err(e) => {
+            warn!(error = %e, "no system DNS configuration; using public resolvers");
+            TokioResolver::builder_with_config(Default::default(), Default::default()).build()
+        }
+    };
+    let resolver = match resolver {
+        Ok(r) => Arc::new(r),
+        Err(e) => {
+            warn!(error = %e, "cannot start the DNS resolver; the queue stops");
+            return;
+        }
+    };
+    let _ = queue.store.clean();
+    let slots = Arc::new(tokio::sync::Semaphore::new(8));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = queue.wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let entries = match queue.store.list() {
+            Ok(e) => e,
+            Err(e) => {
+                warn!(error = %e, "cannot read the queue");
+                continue;
+            }
+        };
+        for entry in entries.into_iter().filter(|e| e.next_try <= now()) {
+            {
+                let mut busy = queue.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                if !busy.insert(entry.id.clone()) {
+                    continue;
+                }
+            }
+            let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+                return;
+            };
+            let (shared, queue, resolver) = (
+                Arc::clone(&shared),
+                Arc::clone(&queue),
+                Arc::clone(&resolver),
+            );
+            tokio::spawn(async move {
+                let id = entry.id.clone();
+                attempt(&shared, &queue, &resolver, entry).await;
+                queue
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+                drop(permit);
+            });
+        }
+    }
+}
+
+fn domain_of(address: &str) -> String {
+    address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_lowercase())
+        .unwrap_or_default()
+}
+
+async fn attempt(shared: &Shared, queue: &Queue, resolver: &TokioResolver, mut entry: Entry) {
+    let message = match queue.store.message(&entry.id) {
+        Ok(m) => m,
+        Err(e) => {
+            warn!(queue_id = %entry.id, error = %e, "queued message file unreadable");
+            return;
+        }
+    };
+    let mut by_domain: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in entry.pending() {
+        by_domain
+            .entry(domain_of(&r.address))
+            .or_default()
+            .push(r.address.clone());
+    }
+    let mut errors = Vec::new();
+    for (domain, rcpts) in by_domain {
+        let results = outbound::deliver(
+            &queue.outbound,
+            resolver,
+            &domain,
+            &entry.sender,
+            &rcpts,
+            &message,
+        )
+        .await;
+        for (address, result) in rcpts.iter().zip(results) {
+            let Some(r) = entry.recipients.iter_mut().find(|r| &r.address == address) else {
+                continue;
+            };
+            match result {
+                RcptResult::Delivered => {
+                    r.status = RcptStatus::Delivered;
+                    info!(queue_id = %entry.id, rcpt = %address, "delivered");
+                }
+                RcptResult::Permanent(why) => {
+                    info!(queue_id = %entry.id, rcpt = %address, reason = %why, "bounced");
+                    r.status = RcptStatus::Failed(why);
+                }
+                RcptResult::Temporary(why) => {
+                    info!(queue_id = %entry.id, rcpt = %address, reason = %why, "deferred");
+                    errors.push(why);
+                }
+            }
+        }
+    }
+    entry.attempts += 1;
+    if let Some(why) = errors.last() {
+        entry.last_error = Some(why.clone());
+    }
+    let age = Duration::from_secs((now() - entry.created).max(0) as u64);
+    if entry.pending().next().is_some() && age >= queue.schedule.max_age {
+        let why = format!(
+            "gave up after {} attempts in {} days: {}",
+            entry.attempts,
+            age.as_secs() / 86400,
+            entry.last_error.clone().unwrap_or_default()
+        );
+        for r in entry
+            .recipients
+            .iter_mut()
+            .filter(|r| r.status == RcptStatus::Pending)
+        {
+            r.status = RcptStatus::Failed(why.clone());
+        }
+    }
+    let failed: Vec<(String, String)> = entry
+        .recipients
+        .iter()
+        .filter_map(|r| match &r.status {
+            RcptStatus::Failed(why) => Some((r.address.clone(), why.clone())),
+            _ => None,
+        })
+        .collect();
+    if entry.pending().next().is_none() {
+        if !failed.is_empty() {
+            notify_sender(shared, queue, &entry, &Notice::Failed(&failed), &message);
+        }
+        if let Err(e) = queue.store.remove(&entry.id) {
+            warn!(queue_id = %entry.id, error = %e, "cannot remove a finished queue entry");
+        }
+        return;
+    }
+    let wait = queue.schedule.retry
+        [(entry.attempts as usize - 1).min(queue.schedule.retry.len().saturating_sub(1))];
+    entry.next_try = now() + wait.as_secs() as i64;
+    if !entry.delay_notified && age >= queue.schedule.delay_notice {
+        let waiting: Vec<(String, String)> = entry
+            .pending()
+            .map(|r| {
+                (
+                    r.address.clone(),
+                    entry.last_error.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        notify_sender(shared, queue, &entry, &Notice::Delayed(&waiting), &message);
+        entry.delay_notified = true;
+    }
+    if let Err(e) = queue.store.save(&entry) {
+        warn!(queue_id = %entry.id, error = %e, "cannot update a queue entry");
+    }
+}
+
+/// Sends a DSN to the sender: into their INBOX when local, through the
+/// queue (with the null sender) otherwise. Never to the null sender.
+fn notify_sender(
+    shared: &Shared,
+    queue: &Queue,
+    entry: &Entry,
+    notice: &Notice<'_>,
+    original: &[u8],
+) {
+    if entry.sender.is_empty() {
+        return;
+    }
+    let dsn = bounce::build(&shared.hostname, shared.language, entry, notice, original);
+    let store = shared.auth.store();
+    match crate::recipients::resolve(store, &entry.sender) {
+        Ok(resolved) if !resolved.accounts.is_empty() => {
+            for (address, result) in
+                crate::deliver::to_maildirs(&shared.data_dir, &resolved.accounts, &dsn)
+            {
+                if let Err(e) = result {
+                    warn!(queue_id = %entry.id, to = %address, error = %e, "cannot deliver a delivery notice");
+                }
+            }
+        }
+        _ => {
+            if let Err(e) = queue
+                .store
+                .enqueue("", &[(entry.sender.clone(), 0)], &dsn, true)
+            {
+                warn!(queue_id = %entry.id, error = %e, "cannot queue a delivery notice");
+            }
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! The outbound queue against the real binary: a Python SMTP sink stands in
+//! for the remote MX (static route), messages go in through smtplib, and the
+//! queue CLI is read like a sysadmin would.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use support::{Server, TestConfig, free_port, surel, workspace};
+
+const PASSWORD: &str = "Hujan-Sore-77";
+
+struct Sink {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Sink {
+    fn start(port: u16, dir: &Path, mode: &str) -> Sink {
+        let child = Command::new("python3")
+            .arg(workspace().join("tests/interop/smtp_sink.py"))
+            .args([&port.to_string(), dir.to_str().unwrap(), mode])
+            .spawn()
+            .unwrap();
+        // Wait until it listens.
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "sink did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Sink {
+            child,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn messages(&self) -> Vec<Vec<u8>> {
+        let mut names: Vec<PathBuf> = fs::read_dir(&self.dir)
+            .map(|d| {
+                d.map(|e| e.unwrap().path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names.iter().map(|p| fs::read(p).unwrap()).collect()
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn cli(dir: &Path, args: &[&str], stdin: &str) -> String {
+    let mut full = vec!["--config", "surel.toml"];
+    full.extend_from_slice(args);
+    let out = surel(dir, &full, stdin);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A server whose mail for remote.test goes to 127.0.0.1:`sink_port`.
+fn server(sink_port: u16) -> Server {
+    let config = TestConfig::new().with(&format!(
+        "[queue]\nretry_after = [\"1 s\"]\ntimeout = \"5 s\"\nroutes = {{ \"remote.test\" = \"127.0.0.1:{sink_port}\" }}"
+    ));
+    config.write();
+    let dir = config.dir.path().to_path_buf();
+    cli(&dir, &["domain", "add", "kemenkeu.go.id"], "");
+    cli(
+        &dir,
+        &["user", "add", "budi@kemenkeu.go.id", "--password-stdin"],
+        "Issued-Pass-1\n",
+    );
+    cli(
+        &dir,
+        &["user", "change-password", "budi@kemenkeu.go.id"],
+        &format!("Issued-Pass-1\n{PASSWORD}\n"),
+    );
+    Server::start(config)
+}
+
+fn submit(server: &Server, to: &str, subject: &str) -> Vec<u8> {
+    let message = format!(
+        "From: budi@kemenkeu.go.id\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@kemenkeu.go.id>\r\n\r\nIsi {subject}.\r\n"
+    );
+    let script = r#"
+import smtplib, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2]); ctx.check_hostname = False
+with smtplib.SMTP_SSL("127.0.0.1", int(sys.argv[1]), context=ctx) as s:
+    s.login("budi@kemenkeu.go.id", sys.argv[3])
+    s.sendmail("budi@kemenkeu.go.id", [sys.argv[4]], sys.stdin.buffer.read())
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .arg(server.ports().submissions.to_string())
+        .arg(server.dir().join("certs/surel.crt"))
+        .args([PASSWORD, to])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(message.as_bytes())
+        .unwrap();
+    assert!(
+        child.wait().unwrap().success(),
+        "submission failed:\n{}",
+        server.log()
+    );
+    message.into_bytes()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn mail_for_another_domain_is_delivered_through_the_queue() {
+    let port = free_port();
+    let server = server(port);
+    let sink_dir = server.dir().join("sink");
+    let sink = Sink::start(port, &sink_dir, "accept");
+    let sent = submit(&server, "pak.lurah@remote.test", "keluar");
+    wait_for("delivery to the sink", || sink.messages().len() == 1);
+    let got = &sink.messages()[0];
+    assert!(got.ends_with(&sent), "the message arrives whole");
+    assert!(got.starts_with(b"Received: from "), "with our trace header");
+    wait_for("the queue to empty", || {
+        cli(server.dir(), &["queue", "list"], "").contains("the queue is empty")
+    });
+}
+
+#[test]
+fn a_temporary_failure_is_retried_and_shown_in_words() {
+    let port = free_port();
+    let server = server(port);
+    submit(&server, "pak.lurah@remote.test", "tertunda");
+    // Nothing listens yet: the message waits with a readable reason.
+    wait_for("a deferral", || {
+        let list = cli(server.dir(), &["queue", "list"], "");
+        list.contains("pak.lurah@remote.test") && list.contains("connection failed")
+    });
+    let json: serde_json::Value =
+        serde_json::from_str(&cli(server.dir(), &["queue", "list", "--json"], "")).unwrap();
+    assert!(json[0]["attempts"].as_u64().unwrap() >= 1);
+    let sink = Sink::start(port, &server.dir().join("sink"), "accept");
+    cli(server.dir(), &["queue", "retry", "--all"], "");
+    wait_for("delivery after the sink came back", || {
+        sink.messages().len() == 1
+    });
+}
+
+#[test]
+fn a_permanent_failure_bounces_to_the_sender() {
+    let port = free_port();
+    let server = server(port);
+    let _sink = Sink::start(port, &server.dir().join("sink"), "reject");
+    submit(&server, "tidakada@remote.test", "ditolak");
+    let inbox = server.dir().join("data/mail/kemenkeu.go.id/budi/new");
+    wait_for("the bounce in the sender's INBOX", || {
+        fs::read_dir(&inbox).map(|d| d.count()).unwrap_or(0) == 1
+    });
+    let bounce = fs::read(
+        fs::read_dir(&inbox)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+    )
+    .unwrap();
+    let text = String::from_utf8_lossy(&bounce);
+    assert!(
+        text.contains("multipart/report; report-type=delivery-status"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Final-Recipient: rfc822; tidakada@remote.test"),
+        "{text}"
+    );
+    assert!(text.contains("Status: 5.1.1"), "{text}");
+    assert!(
+        text.contains("Subject: ditolak"),
+        "the original is attached: {text}"
+    );
+    assert!(cli(server.dir(), &["queue", "list"], "").contains("the queue is empty"));
+}
+
+#[test]
+fn the_queue_survives_kill_9_and_delivers_after_restart() {
+    let port = free_port();
+    let mut server = server(port);
+    let sent = submit(&server, "pak.lurah@remote.test", "selamat");
+    server.signal("KILL");
+    server.wait_exit(Duration::from_secs(5));
+    assert!(cli(server.dir(), &["queue", "list"], "").contains("pak.lurah@remote.test"));
+    let sink = Sink::start(port, &server.dir().join("sink"), "accept");
+    server.restart();
+    wait_for("delivery after the restart", || sink.messages().len() == 1);
+    assert!(sink.messages()[0].ends_with(&sent));
+}
+
+#[test]
+fn queued_messages_can_be_dropped() {
+    let port = free_port();
+    let server = server(port);
+    submit(&server, "pak.lurah@remote.test", "dibuang");
+    let json: serde_json::Value =
+        serde_json::from_str(&cli(server.dir(), &["queue", "list", "--json"], "")).unwrap();
+    let id = json[0]["id"].as_str().unwrap().to_string();
+    cli(server.dir(), &["queue", "drop", &id], "");
+    assert!(cli(server.dir(), &["queue", "list"], "").contains("the queue is empty"));
+    let out = surel(
+        server.dir(),
+        &["--config", "surel.toml", "queue", "drop", &id],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
