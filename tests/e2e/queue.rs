@@ -246,3 +246,58 @@ fn queued_messages_can_be_dropped() {
     );
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn mail_to_other_domains_is_dkim_signed_and_verifies_with_dkimpy() {
+    let port = free_port();
+    let server = server(port);
+    let records = cli(
+        server.dir(),
+        &[
+            "domain",
+            "dkim",
+            "generate",
+            "kemenkeu.go.id",
+            "--selector",
+            "s2026",
+        ],
+        "",
+    );
+    assert!(
+        records
+            .contains("s2026-ed25519._domainkey.kemenkeu.go.id. IN TXT \"v=DKIM1; k=ed25519; p="),
+        "{records}"
+    );
+    assert!(
+        records.contains("s2026-rsa._domainkey.kemenkeu.go.id. IN TXT \"v=DKIM1; k=rsa; p="),
+        "{records}"
+    );
+    let key = server.dir().join("data/dkim/kemenkeu.go.id/s2026-rsa.key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let records_file = server.dir().join("records.txt");
+    fs::write(&records_file, &records).unwrap();
+    let sink = Sink::start(port, &server.dir().join("sink"), "accept");
+    submit(&server, "pak.lurah@remote.test", "bertanda");
+    wait_for("delivery to the sink", || sink.messages().len() == 1);
+    let message_file = server.dir().join("signed.eml");
+    fs::write(&message_file, &sink.messages()[0]).unwrap();
+    let out = Command::new("python3")
+        .arg(workspace().join("tests/interop/dkim_verify.py"))
+        .args([&message_file, &records_file])
+        .output()
+        .expect("python3 with dkimpy (.ci/run installs it)");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{report}");
+    assert!(
+        report.contains("s2026-ed25519 pass") && report.contains("s2026-rsa pass"),
+        "{report}"
+    );
+}

@@ -141,10 +141,36 @@ impl Server {
         Self::start_with_args(config, &[])
     }
 
-    pub fn start_with_args(config: TestConfig, args: &[&str]) -> Server {
-        let server = Self::spawn(config, args);
-        server.wait_for_log("surel ready", Duration::from_secs(20));
-        server
+    pub fn start_with_args(mut config: TestConfig, args: &[&str]) -> Server {
+        // Free ports are picked by binding port 0 and letting go; a test
+        // running beside this one may take one meanwhile: then pick again.
+        for _ in 0..5 {
+            let mut server = Self::spawn(config, args);
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                if server.log().contains("surel ready") {
+                    return server;
+                }
+                if let Ok(Some(_)) = server.child.try_wait() {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "surel did not start:\n{}",
+                    server.log()
+                );
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            assert!(
+                server.log().contains("already in use"),
+                "surel did not start:\n{}",
+                server.log()
+            );
+            config = std::mem::replace(&mut server.config, TestConfig::new());
+            let fresh = TestConfig::new();
+            config.ports = fresh.ports;
+        }
+        panic!("no free ports after five tries");
     }
 
     /// Starts without waiting for readiness (for start-up failures).

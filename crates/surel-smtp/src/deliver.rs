@@ -124,6 +124,13 @@ pub fn stamp(
     out
 }
 
+/// The domain of the first From: address.
+pub fn from_domain(message: &[u8]) -> Option<String> {
+    let parsed = MessageParser::new().parse_headers(message)?;
+    let from = parsed.from()?.first()?.address()?.to_string();
+    from.rsplit_once('@').map(|(_, d)| d.to_lowercase())
+}
+
 /// The Message-ID of a message, for the log.
 pub fn message_id(message: &[u8]) -> String {
     MessageParser::new()

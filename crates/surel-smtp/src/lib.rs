@@ -9,6 +9,7 @@
 //! so nothing is lost.
 
 mod deliver;
+pub mod dkim;
 pub mod queue;
 mod ratelimit;
 mod recipients;

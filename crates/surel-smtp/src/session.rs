@@ -789,7 +789,16 @@ impl Session {
             }
             (Some(queue), false) => {
                 let queue = Arc::clone(queue);
-                let stamped = stamped.clone();
+                // Signed for the world: d= is the From: domain (DMARC alignment).
+                let domain = crate::deliver::from_domain(&stamped).unwrap_or_else(|| {
+                    sender
+                        .rsplit_once('@')
+                        .map(|(_, d)| d.to_string())
+                        .unwrap_or_default()
+                });
+                let mut signed = crate::dkim::sign(&self.shared.data_dir, &domain, &stamped);
+                signed.extend_from_slice(&stamped);
+                let stamped = signed;
                 let sender = sender.clone();
                 match tokio::task::spawn_blocking(move || {
                     queue.store.enqueue(&sender, &remote, &stamped, false)

@@ -23,6 +23,20 @@ pub enum DomainCommand {
         #[arg(long)]
         json: bool,
     },
+    /// DKIM keys for signing the domain's outgoing mail
+    #[command(subcommand)]
+    Dkim(DkimCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DkimCommand {
+    /// Make an Ed25519 and an RSA-2048 key; prints the DNS TXT records to publish
+    Generate {
+        domain: String,
+        /// Selector prefix: the records are <S>-ed25519._domainkey and <S>-rsa._domainkey
+        #[arg(long, default_value = "surel")]
+        selector: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +100,31 @@ pub fn run_domain(admin: &Admin, command: DomainCommand) -> anyhow::Result<()> {
                 }
                 None => eprintln!("{}: added", d.name),
             }
+            Ok(())
+        }
+        DomainCommand::Dkim(DkimCommand::Generate { domain, selector }) => {
+            let domain = domain.to_lowercase();
+            if admin.store().canonical_domain(&domain)?.as_deref() != Some(domain.as_str()) {
+                anyhow::bail!(
+                    "{domain} is not a local domain: add it with `surel domain add {domain}`"
+                );
+            }
+            if selector.is_empty()
+                || !selector
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                anyhow::bail!("--selector {selector:?}: use letters, digits and '-'");
+            }
+            let records = surel_smtp::dkim::generate(&admin.config.data_dir, &domain, &selector)
+                .map_err(anyhow::Error::msg)?;
+            tracing::info!(target: "audit", %domain, %selector, "DKIM keys generated");
+            for record in records {
+                println!("{record}");
+            }
+            eprintln!(
+                "publish these TXT records; mail from {domain} to other domains is signed from now on"
+            );
             Ok(())
         }
         DomainCommand::Del { name } => {
