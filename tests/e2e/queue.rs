@@ -99,6 +99,11 @@ fn server(sink_port: u16) -> Server {
 }
 
 fn submit(server: &Server, to: &str, subject: &str) -> Vec<u8> {
+    submit_with(server, to, subject, "")
+}
+
+/// Submits with DSN options for the recipient (e.g. "NOTIFY=NEVER").
+fn submit_with(server: &Server, to: &str, subject: &str, rcpt_options: &str) -> Vec<u8> {
     let message = format!(
         "From: budi@kemenkeu.go.id\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@kemenkeu.go.id>\r\n\r\nIsi {subject}.\r\n"
     );
@@ -107,13 +112,14 @@ import smtplib, ssl, sys
 ctx = ssl.create_default_context(cafile=sys.argv[2]); ctx.check_hostname = False
 with smtplib.SMTP_SSL("127.0.0.1", int(sys.argv[1]), context=ctx) as s:
     s.login("budi@kemenkeu.go.id", sys.argv[3])
-    s.sendmail("budi@kemenkeu.go.id", [sys.argv[4]], sys.stdin.buffer.read())
+    s.sendmail("budi@kemenkeu.go.id", [sys.argv[4]], sys.stdin.buffer.read(), rcpt_options=sys.argv[5:])
 "#;
     let mut child = Command::new("python3")
         .args(["-c", script])
         .arg(server.ports().submissions.to_string())
         .arg(server.dir().join("certs/surel.crt"))
         .args([PASSWORD, to])
+        .args(rcpt_options.split_whitespace())
         .stdin(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -299,5 +305,23 @@ fn mail_to_other_domains_is_dkim_signed_and_verifies_with_dkimpy() {
     assert!(
         report.contains("s2026-ed25519 pass") && report.contains("s2026-rsa pass"),
         "{report}"
+    );
+}
+
+#[test]
+fn notify_never_suppresses_the_bounce() {
+    let port = free_port();
+    let server = server(port);
+    let _sink = Sink::start(port, &server.dir().join("sink"), "reject");
+    submit_with(&server, "tidakada@remote.test", "diam", "NOTIFY=NEVER");
+    wait_for("the queue to empty", || {
+        cli(server.dir(), &["queue", "list"], "").contains("the queue is empty")
+    });
+    let inbox = server.dir().join("data/mail/kemenkeu.go.id/budi/new");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        fs::read_dir(&inbox).map(|d| d.count()).unwrap_or(0),
+        0,
+        "no bounce was asked for"
     );
 }

@@ -61,6 +61,8 @@ struct Transaction {
     /// Some("") is the null sender `<>`.
     from: Option<String>,
     rcpts: Vec<Recipient>,
+    /// DSN RET=HDRS (RFC 3461): bounces carry only the header.
+    ret_headers_only: bool,
     /// BDAT chunks so far; `None` outside a BDAT transfer.
     bdat: Option<Vec<u8>>,
     bdat_too_big: bool,
@@ -328,7 +330,11 @@ impl Session {
                 mechanism,
                 initial_response,
             } => self.auth(conn, mechanism, initial_response).await?,
-            Request::Mail { from } => self.mail_from(from.address, from.size),
+            Request::Mail { from } => {
+                let ret_headers_only = from.flags & smtp_proto::MAIL_RET_HDRS != 0;
+                self.mail_from(from.address, from.size);
+                self.tx.ret_headers_only = ret_headers_only;
+            }
             Request::Rcpt { to } => self.rcpt_to(to.address, to.flags),
             Request::Data => {
                 if let Some(refusal) = self.ready_for_data() {
@@ -775,6 +781,7 @@ impl Session {
                 .collect()
         };
         let sender = self.tx.from.clone().unwrap_or_default();
+        let ret_headers_only = self.tx.ret_headers_only;
         let shared = self.shared.clone();
         let size = stamped.len();
         let message_id = crate::deliver::message_id(&stamped);
@@ -801,7 +808,9 @@ impl Session {
                 let stamped = signed;
                 let sender = sender.clone();
                 match tokio::task::spawn_blocking(move || {
-                    queue.store.enqueue(&sender, &remote, &stamped, false)
+                    queue
+                        .store
+                        .enqueue(&sender, &remote, &stamped, ret_headers_only)
                 })
                 .await
                 {

@@ -190,9 +190,13 @@ async fn attempt(shared: &Shared, queue: &Queue, resolver: &TokioResolver, mut e
             r.status = RcptStatus::Failed(why.clone());
         }
     }
+    // DSN NOTIFY (RFC 3461 §4.1): by default failures are reported;
+    // NOTIFY=NEVER or a list without FAILURE silences them.
+    let wants = |notify: u64, flag: u64| notify == 0 || notify & flag != 0;
     let failed: Vec<(String, String)> = entry
         .recipients
         .iter()
+        .filter(|r| wants(r.notify, smtp_proto::RCPT_NOTIFY_FAILURE))
         .filter_map(|r| match &r.status {
             RcptStatus::Failed(why) => Some((r.address.clone(), why.clone())),
             _ => None,
@@ -213,6 +217,7 @@ async fn attempt(shared: &Shared, queue: &Queue, resolver: &TokioResolver, mut e
     if !entry.delay_notified && age >= queue.schedule.delay_notice {
         let waiting: Vec<(String, String)> = entry
             .pending()
+            .filter(|r| wants(r.notify, smtp_proto::RCPT_NOTIFY_DELAY))
             .map(|r| {
                 (
                     r.address.clone(),
@@ -220,7 +225,9 @@ async fn attempt(shared: &Shared, queue: &Queue, resolver: &TokioResolver, mut e
                 )
             })
             .collect();
-        notify_sender(shared, queue, &entry, &Notice::Delayed(&waiting), &message);
+        if !waiting.is_empty() {
+            notify_sender(shared, queue, &entry, &Notice::Delayed(&waiting), &message);
+        }
         entry.delay_notified = true;
     }
     if let Err(e) = queue.store.save(&entry) {
