@@ -256,3 +256,125 @@ fn kill_9_during_load_loses_and_duplicates_nothing_acknowledged() {
     let report = python(&server, "smtp_load.py", &["check", acked.to_str().unwrap()]);
     assert!(report.contains("exactly once"), "{report}");
 }
+
+/// A DNS server answering TXT records from `records` (JSON), or failing.
+struct Dns(std::process::Child);
+
+impl Dns {
+    fn start(dir: &Path, records: &str, mode: &str) -> (Dns, u16) {
+        let port = support::free_port();
+        let file = dir.join("records.json");
+        fs::write(&file, records).unwrap();
+        let child = Command::new("python3")
+            .arg(workspace().join("tests/interop/dns_server.py"))
+            .args([&port.to_string(), file.to_str().unwrap(), mode])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+        (Dns(child), port)
+    }
+}
+
+impl Drop for Dns {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn mx_send(server: &Server, from: &str, subject: &str) -> String {
+    let script = r#"
+import smtplib, sys
+try:
+    with smtplib.SMTP("127.0.0.1", int(sys.argv[1])) as s:
+        s.ehlo("mx.sender.example")
+        s.sendmail(sys.argv[2], ["siti@kemenkeu.go.id"], f"From: {sys.argv[2]}\r\nTo: siti@kemenkeu.go.id\r\nSubject: {sys.argv[3]}\r\n\r\nisi\r\n".encode())
+    print("250")
+except smtplib.SMTPDataError as e:
+    print(e.smtp_code, e.smtp_error.decode())
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(server.ports().smtp.to_string())
+        .args([from, subject])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn siti_folder(server: &Server, folder: &str) -> Vec<String> {
+    let dir = server
+        .dir()
+        .join("data/mail/kemenkeu.go.id/siti")
+        .join(folder)
+        .join("new");
+    fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| fs::read_to_string(e.unwrap().path()).unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+const RECORDS: &str = r#"{
+  "ok.example.": ["v=spf1 ip4:127.0.0.1 -all"],
+  "bad.example.": ["v=spf1 -all"],
+  "_dmarc.bad.example.": ["v=DMARC1; p=reject"]
+}"#;
+
+#[test]
+fn spf_and_dmarc_are_checked_on_the_mx() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_dns, port) = Dns::start(dir.path(), RECORDS, "ok");
+    let server = server(TestConfig::new().with_smtp(&format!(
+        "inbound_checks = true\ndns_server = \"127.0.0.1:{port}\""
+    )));
+    assert_eq!(mx_send(&server, "a@ok.example", "spf lulus"), "250");
+    let inbox = siti_folder(&server, "");
+    let msg = inbox
+        .iter()
+        .find(|m| m.contains("spf lulus"))
+        .expect("delivered");
+    assert!(
+        msg.starts_with("Authentication-Results: mail.example.go.id;"),
+        "{msg}"
+    );
+    assert!(msg.contains("spf=pass"), "{msg}");
+    let refused = mx_send(&server, "a@bad.example", "palsu");
+    assert!(refused.starts_with("550 5.7.1"), "{refused}");
+    assert!(!siti_folder(&server, "").iter().any(|m| m.contains("palsu")));
+}
+
+#[test]
+fn dmarc_reject_can_be_turned_into_quarantine() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_dns, port) = Dns::start(dir.path(), RECORDS, "ok");
+    let server = server(TestConfig::new().with_smtp(&format!(
+        "inbound_checks = true\ndns_server = \"127.0.0.1:{port}\"\ndmarc_reject = \"quarantine\""
+    )));
+    assert_eq!(mx_send(&server, "a@bad.example", "ke junk"), "250");
+    let junk = siti_folder(&server, ".Junk");
+    assert!(
+        junk.iter()
+            .any(|m| m.contains("ke junk") && m.contains("dmarc=fail")),
+        "{junk:?} inbox: {:?} config: {}",
+        siti_folder(&server, ""),
+        server.log()
+    );
+    assert!(
+        !siti_folder(&server, "")
+            .iter()
+            .any(|m| m.contains("ke junk"))
+    );
+}
+
+#[test]
+fn a_dns_failure_is_a_temporary_refusal_not_a_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_dns, port) = Dns::start(dir.path(), RECORDS, "servfail");
+    let server = server(TestConfig::new().with_smtp(&format!(
+        "inbound_checks = true\ndns_server = \"127.0.0.1:{port}\""
+    )));
+    let reply = mx_send(&server, "a@ok.example", "dns rusak");
+    assert!(reply.starts_with("451 4.7.0"), "{reply}");
+}

@@ -117,10 +117,16 @@ impl TestConfig {
             p.web,
             host = self.hostname,
             extra = self.extra,
-            smtp_extra = if self.smtp_extra.contains("greet_pause") {
-                self.smtp_extra.clone()
-            } else {
-                format!("greet_pause = \"0 s\"\n{}", self.smtp_extra)
+            smtp_extra = {
+                // Tests talk to no real DNS: checks are on only where a test asks.
+                let mut keys = self.smtp_extra.clone();
+                if !keys.contains("greet_pause") {
+                    keys.push_str("greet_pause = \"0 s\"\n");
+                }
+                if !keys.contains("inbound_checks") {
+                    keys.push_str("inbound_checks = false\n");
+                }
+                keys
             },
         );
         let path = self.path();

@@ -145,6 +145,16 @@ pub fn to_maildirs(
     accounts: &[Account],
     message: &[u8],
 ) -> Vec<(String, surel_maildir::Result<()>)> {
+    to_maildirs_folder(data_dir, accounts, message, "INBOX")
+}
+
+/// Delivers into `folder` of each account (INBOX, or Junk for quarantine).
+pub fn to_maildirs_folder(
+    data_dir: &Path,
+    accounts: &[Account],
+    message: &[u8],
+    folder: &str,
+) -> Vec<(String, surel_maildir::Result<()>)> {
     accounts
         .iter()
         .map(|account| {
@@ -153,8 +163,10 @@ pub fn to_maildirs(
                 storage: account.quota_bytes,
                 messages: None,
             };
-            let result =
-                Mailbox::open(&dir, quota).and_then(|mut mb| mb.deliver(message).map(|_| ()));
+            let result = Mailbox::open(&dir, quota).and_then(|mut mb| {
+                mb.append(folder, message, &surel_maildir::Flags::new(), None)
+                    .map(|_| ())
+            });
             (account.address(), result)
         })
         .collect()

@@ -8,6 +8,7 @@
 //! domains are refused with a temporary 451 until the outbound queue lands,
 //! so nothing is lost.
 
+pub mod checks;
 mod deliver;
 pub mod dkim;
 pub mod queue;

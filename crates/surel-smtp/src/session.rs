@@ -42,6 +42,8 @@ pub struct Shared {
     pub greet_pause: Duration,
     pub allow_plaintext_loopback: bool,
     pub rate_limit: RateLimit,
+    /// SPF/DKIM/DMARC on the MX; None turns them off.
+    pub checks: Option<crate::checks::InboundChecks>,
     /// The outbound queue; without it, mail for other domains is refused with 451.
     pub queue: Option<Arc<crate::queue::runner::Queue>>,
 }
@@ -747,6 +749,26 @@ impl Session {
             info!(queue_id = %id, account = %user.address(), "message refused: From: not owned");
             return refusal;
         }
+        // RFC 8601: checks on mail from the internet, before it is stamped.
+        let mut junk = false;
+        let mut auth_results = String::new();
+        if let (Role::Mx, Some(checks)) = (self.role, &self.shared.checks) {
+            let helo = self.helo.clone().unwrap_or_default();
+            let from = self.tx.from.clone().unwrap_or_default();
+            match checks.check(info.peer.ip(), &helo, &from, &message).await {
+                crate::checks::Verdict::Refuse(reply) => {
+                    info!(queue_id = %id, peer = %info.peer, from = %from, reply = %reply.text, "message refused by SPF/DKIM/DMARC");
+                    return reply;
+                }
+                crate::checks::Verdict::Deliver {
+                    header,
+                    junk: to_junk,
+                } => {
+                    auth_results = header;
+                    junk = to_junk;
+                }
+            }
+        }
         let stamped = crate::deliver::stamp(
             &self.shared.hostname,
             self.role,
@@ -823,8 +845,15 @@ impl Session {
                 }
             }
         };
+        let mut stamped = stamped;
+        if !auth_results.is_empty() {
+            let mut with_results = auth_results.into_bytes();
+            with_results.extend_from_slice(&stamped);
+            stamped = with_results;
+        }
+        let folder = if junk { "Junk" } else { "INBOX" };
         let outcome = tokio::task::spawn_blocking(move || {
-            crate::deliver::to_maildirs(&shared.data_dir, &accounts, &stamped)
+            crate::deliver::to_maildirs_folder(&shared.data_dir, &accounts, &stamped, folder)
         })
         .await;
         let results = match outcome {

@@ -62,6 +62,26 @@ fn service_for(
     }
 }
 
+/// SPF/DKIM/DMARC on the MX, as configured.
+fn inbound_checks(config: &Config) -> anyhow::Result<Option<surel_smtp::checks::InboundChecks>> {
+    use surel_smtp::checks::{DmarcAction, InboundChecks};
+    if !config.smtp.inbound_checks {
+        return Ok(None);
+    }
+    let action = match config.smtp.dmarc_reject {
+        crate::config::DmarcAction::Reject => DmarcAction::Reject,
+        crate::config::DmarcAction::Quarantine => DmarcAction::Quarantine,
+        crate::config::DmarcAction::Mark => DmarcAction::Mark,
+    };
+    InboundChecks::new(&config.hostname, config.smtp.dns_server, action)
+        .map(Some)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "smtp.inbound_checks: {e} (set smtp.dns_server, or smtp.inbound_checks = false)"
+            )
+        })
+}
+
 /// The outbound queue with its delivery settings.
 fn outbound_queue(config: &Config) -> anyhow::Result<surel_smtp::queue::runner::Queue> {
     use surel_smtp::queue::outbound::{OutboundConfig, Relay, TlsMode};
@@ -159,6 +179,7 @@ async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::
         allow_plaintext_loopback: config.allow_plaintext_loopback,
         rate_limit: surel_smtp::RateLimit::new(config.smtp.rate_limit_per_hour),
         queue: Some(Arc::clone(&queue)),
+        checks: inbound_checks(&config)?,
     });
 
     // Bind everything before announcing readiness, and report every failure.

@@ -141,6 +141,31 @@ pub struct SmtpConfig {
     /// Send all outgoing mail through this smarthost.
     #[serde(default)]
     pub relay: Option<RelayConfig>,
+    /// SPF, DKIM and DMARC checks on mail from the internet (MX).
+    #[serde(default = "default_true")]
+    pub inbound_checks: bool,
+    /// A DNS server to ask for those checks ("IP:PORT") instead of the system's.
+    #[serde(default)]
+    pub dns_server: Option<SocketAddr>,
+    /// What to do with mail failing DMARC from a domain with p=reject.
+    #[serde(default)]
+    pub dmarc_reject: DmarcAction,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DmarcAction {
+    /// Refuse it (550 5.7.1), as the domain asks.
+    #[default]
+    Reject,
+    /// Deliver into the recipient's Junk folder.
+    Quarantine,
+    /// Deliver normally, marked in Authentication-Results.
+    Mark,
 }
 
 /// A password in the config, never shown by Debug (and so never logged).
@@ -249,6 +274,9 @@ impl Default for SmtpConfig {
             greet_pause: default_greet_pause(),
             max_errors: default_max_errors(),
             relay: None,
+            inbound_checks: true,
+            dns_server: None,
+            dmarc_reject: DmarcAction::Reject,
         }
     }
 }
