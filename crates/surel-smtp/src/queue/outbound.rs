@@ -9,7 +9,7 @@ use hickory_resolver::TokioResolver;
 use hickory_resolver::proto::rr::RData;
 use mail_send::smtp::tls::build_tls_connector;
 use mail_send::{Credentials, SmtpClient};
-use smtp_proto::EXT_START_TLS;
+use smtp_proto::{EXT_8BIT_MIME, EXT_PIPELINING, EXT_SMTP_UTF8, EXT_START_TLS};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// How to use TLS towards a host.
@@ -260,21 +260,76 @@ async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
         let creds = Credentials::new(user.clone(), pass.clone());
         client.authenticate(&creds, &ehlo).await.map_err(fail)?;
     }
-    client
-        .mail_from(sender, &Default::default())
-        .await
-        .map_err(fail)?;
-    let mut results = Vec::with_capacity(rcpts.len());
-    let mut accepted = 0;
-    for rcpt in rcpts {
-        match client.rcpt_to(rcpt, &Default::default()).await {
-            Ok(()) => {
-                accepted += 1;
-                results.push(RcptResult::Delivered);
-            }
-            Err(e) => results.push(fail(e)),
-        }
+    // RFC 6152 / RFC 6531: 8-bit bodies and non-ASCII addresses only go to
+    // servers that take them (surel does not downgrade: the sender is told).
+    let eight_bit = message.iter().any(|&b| b >= 0x80);
+    let utf8 = !sender.is_ascii() || rcpts.iter().any(|r| !r.is_ascii());
+    if utf8 && !ehlo.has_capability(EXT_SMTP_UTF8) {
+        let why = format!(
+            "550 5.6.7 {} does not accept internationalized addresses (SMTPUTF8)",
+            target.host
+        );
+        return Ok(vec![RcptResult::Permanent(why); rcpts.len()]);
     }
+    if eight_bit && !ehlo.has_capability(EXT_8BIT_MIME) {
+        let why = format!(
+            "554 5.6.3 {} does not accept 8-bit messages (8BITMIME)",
+            target.host
+        );
+        return Ok(vec![RcptResult::Permanent(why); rcpts.len()]);
+    }
+    let mut mail = format!("MAIL FROM:<{sender}>");
+    if eight_bit {
+        mail.push_str(" BODY=8BITMIME");
+    }
+    if utf8 {
+        mail.push_str(" SMTPUTF8");
+    }
+    mail.push_str("\r\n");
+    let mut commands = vec![mail];
+    commands.extend(rcpts.iter().map(|r| format!("RCPT TO:<{r}>\r\n")));
+    // RFC 2920: MAIL and every RCPT in one write when the server pipelines.
+    let replies = if ehlo.has_capability(EXT_PIPELINING) {
+        client.cmds(&commands).await.map_err(fail)?
+    } else {
+        let mut replies = Vec::with_capacity(commands.len());
+        for command in &commands {
+            let reply = client.cmd(command).await.map_err(fail)?;
+            let refused_sender = replies.is_empty() && reply.code >= 400;
+            replies.push(reply);
+            if refused_sender {
+                break;
+            }
+        }
+        replies
+    };
+    let class = |r: &smtp_proto::Response<String>| {
+        if r.code < 400 {
+            RcptResult::Delivered
+        } else {
+            let (permanent, text) = describe(&mail_send::Error::UnexpectedReply(r.clone()));
+            if permanent {
+                RcptResult::Permanent(text)
+            } else {
+                RcptResult::Temporary(text)
+            }
+        }
+    };
+    let mail_reply = replies
+        .first()
+        .ok_or_else(|| RcptResult::Temporary("no reply to MAIL FROM".into()))?;
+    if mail_reply.code >= 400 {
+        return Ok(vec![class(mail_reply); rcpts.len()]);
+    }
+    let mut results: Vec<RcptResult> = replies.iter().skip(1).map(class).collect();
+    results.resize(
+        rcpts.len(),
+        RcptResult::Temporary("no reply to RCPT TO".into()),
+    );
+    let accepted = results
+        .iter()
+        .filter(|r| **r == RcptResult::Delivered)
+        .count();
     if accepted > 0 {
         // mail-send ends the data with "\r\n.\r\n" itself: without our final
         // CRLF the message arrives byte for byte.

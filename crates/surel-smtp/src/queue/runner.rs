@@ -43,7 +43,12 @@ pub struct Queue {
     pub schedule: Schedule,
     pub wake: Notify,
     in_flight: Mutex<HashSet<String>>,
+    /// Connections at once per destination domain.
+    per_domain: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
+
+/// Deliveries to one domain at the same time (be polite to small servers).
+const PER_DOMAIN: usize = 4;
 
 impl Queue {
     pub fn new(store: QueueStore, outbound: OutboundConfig, schedule: Schedule) -> Queue {
@@ -53,6 +58,7 @@ impl Queue {
             schedule,
             wake: Notify::new(),
             in_flight: Mutex::new(HashSet::new()),
+            per_domain: Mutex::new(std::collections::HashMap::new()),
         }
     }
 }
@@ -141,6 +147,16 @@ async fn attempt(shared: &Shared, queue: &Queue, resolver: &TokioResolver, mut e
     }
     let mut errors = Vec::new();
     for (domain, rcpts) in by_domain {
+        let slots = {
+            let mut map = queue.per_domain.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(
+                map.entry(domain.clone())
+                    .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(PER_DOMAIN))),
+            )
+        };
+        let Ok(_turn) = slots.acquire().await else {
+            return;
+        };
         let results = outbound::deliver(
             &queue.outbound,
             resolver,
