@@ -152,6 +152,18 @@ fn smtplib_covers_submission_mx_aliases_limits_and_idle() {
         message_events > 100,
         "one audit event per message: {message_events}"
     );
+    // The over-quota recipient of a partly delivered message waits in the queue.
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = surel(
+        server.dir(),
+        &["--config", "surel.toml", "queue", "list"],
+        "",
+    );
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        list.contains("kiki@kemenkeu.go.id") && list.contains("4.2.2 mailbox full"),
+        "{list}"
+    );
 }
 
 #[test]

@@ -239,6 +239,16 @@ class Mx(unittest.TestCase):
         self.assertEqual(len(messages_with("kiki@kemenkeu.go.id", "isi 60K")), 1)
         self.assertEqual(messages_with("kiki@kemenkeu.go.id", "isi 10K"), [])
 
+    def test_partial_failure_keeps_the_rest_in_the_queue(self):
+        # After test_over_quota..., kiki has 60K of 64K: siti gets this one
+        # at once, kiki's copy waits in the queue; the client just sees 250.
+        with smtplib.SMTP(HOST, MX) as s:
+            refused = s.sendmail("a@example.org", ["siti@kemenkeu.go.id", "kiki@kemenkeu.go.id"],
+                                 raw_message("sebagian", body="z" * 10000 + "\r\n"))
+        self.assertEqual(refused, {})
+        self.assertEqual(len(messages_with("siti@kemenkeu.go.id", "sebagian")), 1)
+        self.assertEqual(messages_with("kiki@kemenkeu.go.id", "sebagian"), [])
+
     def test_many_messages_over_parallel_connections_arrive_once(self):
         errors = []
 

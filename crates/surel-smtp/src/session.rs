@@ -852,12 +852,15 @@ impl Session {
             stamped = with_results;
         }
         let folder = if junk { "Junk" } else { "INBOX" };
+        // The message comes back from the blocking task for a possible retry.
         let outcome = tokio::task::spawn_blocking(move || {
-            crate::deliver::to_maildirs_folder(&shared.data_dir, &accounts, &stamped, folder)
+            let results =
+                crate::deliver::to_maildirs_folder(&shared.data_dir, &accounts, &stamped, folder);
+            (results, stamped)
         })
         .await;
-        let results = match outcome {
-            Ok(results) => results,
+        let (results, retry_copy) = match outcome {
+            Ok(pair) => pair,
             Err(_) => return Reply::new(451, "4.3.0", "Local error, try again later"),
         };
         let delivered: Vec<&str> = results
@@ -889,27 +892,55 @@ impl Session {
             ms = started.elapsed().as_millis() as u64,
             "message"
         );
-        if failed.is_empty() {
-            if let (Some(queue), Some(_)) = (&self.shared.queue, &queued) {
-                queue.wake.notify_one();
-            }
-            Reply::new(
-                250,
-                "2.0.0",
-                format!("OK: queued as {}", queued.unwrap_or(id)),
-            )
-        } else if results
+        let all_over_quota = results
             .iter()
-            .all(|(_, r)| matches!(r, Err(surel_maildir::Error::OverQuota { .. })))
-        {
-            Reply::new(452, "4.2.2", "Mailbox full, try again later")
-        } else {
-            Reply::new(
-                451,
-                "4.3.0",
-                "Local error while delivering, try again later",
-            )
+            .all(|(_, r)| matches!(r, Err(surel_maildir::Error::OverQuota { .. })));
+        if !failed.is_empty() && (delivered.is_empty() || self.shared.queue.is_none()) {
+            // Nothing was delivered: the sender keeps the message and retries.
+            return if all_over_quota {
+                Reply::new(452, "4.2.2", "Mailbox full, try again later")
+            } else {
+                Reply::new(
+                    451,
+                    "4.3.0",
+                    "Local error while delivering, try again later",
+                )
+            };
         }
+        let mut queued = queued;
+        if !failed.is_empty()
+            && let Some(queue) = &self.shared.queue
+        {
+            // Some recipients have it: the others are retried from the queue,
+            // so nobody loses it and nobody gets it twice.
+            let retry: Vec<(String, u64)> =
+                failed.iter().map(|(a, _)| (a.to_string(), 0)).collect();
+            let queue_store = queue.store.clone();
+            let stamped = retry_copy;
+            let sender = sender.clone();
+            match tokio::task::spawn_blocking(move || {
+                queue_store.enqueue(&sender, &retry, &stamped, false)
+            })
+            .await
+            {
+                Ok(Ok(entry)) => queued = Some(entry.id),
+                _ => {
+                    return Reply::new(
+                        451,
+                        "4.3.0",
+                        "Local error while delivering, try again later",
+                    );
+                }
+            }
+        }
+        if let (Some(queue), Some(_)) = (&self.shared.queue, &queued) {
+            queue.wake.notify_one();
+        }
+        Reply::new(
+            250,
+            "2.0.0",
+            format!("OK: queued as {}", queued.unwrap_or(id)),
+        )
     }
 }
 

@@ -147,6 +147,22 @@ async fn attempt(shared: &Shared, queue: &Queue, resolver: &TokioResolver, mut e
     }
     let mut errors = Vec::new();
     for (domain, rcpts) in by_domain {
+        // Local recipients whose delivery failed at DATA time (disk, quota)
+        // are retried here, never handed to the network.
+        if let Ok(Some(_)) = shared.auth.store().canonical_domain(&domain) {
+            for address in &rcpts {
+                let result = deliver_locally(shared, address, &message);
+                let Some(r) = entry.recipients.iter_mut().find(|r| &r.address == address) else {
+                    continue;
+                };
+                match result {
+                    RcptResult::Delivered => r.status = RcptStatus::Delivered,
+                    RcptResult::Permanent(why) => r.status = RcptStatus::Failed(why),
+                    RcptResult::Temporary(why) => errors.push(why),
+                }
+            }
+            continue;
+        }
         let slots = {
             let mut map = queue.per_domain.lock().unwrap_or_else(|p| p.into_inner());
             Arc::clone(
@@ -249,6 +265,27 @@ async fn attempt(shared: &Shared, queue: &Queue, resolver: &TokioResolver, mut e
     if let Err(e) = queue.store.save(&entry) {
         warn!(queue_id = %entry.id, error = %e, "cannot update a queue entry");
     }
+}
+
+/// Delivers a queued message to a local address (retry of a failed local delivery).
+fn deliver_locally(shared: &Shared, address: &str, message: &[u8]) -> RcptResult {
+    let resolved = match crate::recipients::resolve(shared.auth.store(), address) {
+        Ok(r) => r,
+        Err(e) => return RcptResult::Temporary(format!("account lookup failed: {e}")),
+    };
+    if resolved.accounts.is_empty() {
+        return RcptResult::Permanent(format!("550 5.1.1 <{address}>: no such user here"));
+    }
+    for (_, result) in crate::deliver::to_maildirs(&shared.data_dir, &resolved.accounts, message) {
+        match result {
+            Ok(()) => {}
+            Err(surel_maildir::Error::OverQuota { .. }) => {
+                return RcptResult::Temporary("452 4.2.2 mailbox full".into());
+            }
+            Err(e) => return RcptResult::Temporary(format!("451 4.3.0 {e}")),
+        }
+    }
+    RcptResult::Delivered
 }
 
 /// Sends a DSN to the sender: into their INBOX when local, through the
