@@ -14,6 +14,21 @@ use support::{Server, TestConfig, free_port, surel, workspace};
 
 const PASSWORD: &str = "Hujan-Sore-77";
 
+/// A port for a sink that may start later: outside the kernel's ephemeral
+/// range (where `free_port` and every client connection take theirs), so
+/// nothing else running beside the test grabs it meanwhile.
+fn sink_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 500) as u16 * 20;
+    loop {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 20;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 struct Sink {
     child: Child,
     dir: PathBuf,
@@ -151,7 +166,7 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn mail_for_another_domain_is_delivered_through_the_queue() {
-    let port = free_port();
+    let port = sink_port();
     let server = server(port);
     let sink_dir = server.dir().join("sink");
     let sink = Sink::start(port, &sink_dir, "accept");
@@ -167,7 +182,7 @@ fn mail_for_another_domain_is_delivered_through_the_queue() {
 
 #[test]
 fn a_temporary_failure_is_retried_and_shown_in_words() {
-    let port = free_port();
+    let port = sink_port();
     let server = server(port);
     submit(&server, "pak.lurah@remote.test", "tertunda");
     // Nothing listens yet: the message waits with a readable reason.
@@ -187,7 +202,7 @@ fn a_temporary_failure_is_retried_and_shown_in_words() {
 
 #[test]
 fn a_permanent_failure_bounces_to_the_sender() {
-    let port = free_port();
+    let port = sink_port();
     let server = server(port);
     let _sink = Sink::start(port, &server.dir().join("sink"), "reject");
     submit(&server, "tidakada@remote.test", "ditolak");
@@ -223,7 +238,7 @@ fn a_permanent_failure_bounces_to_the_sender() {
 
 #[test]
 fn the_queue_survives_kill_9_and_delivers_after_restart() {
-    let port = free_port();
+    let port = sink_port();
     let mut server = server(port);
     let sent = submit(&server, "pak.lurah@remote.test", "selamat");
     server.signal("KILL");
@@ -237,7 +252,7 @@ fn the_queue_survives_kill_9_and_delivers_after_restart() {
 
 #[test]
 fn queued_messages_can_be_dropped() {
-    let port = free_port();
+    let port = sink_port();
     let server = server(port);
     submit(&server, "pak.lurah@remote.test", "dibuang");
     let json: serde_json::Value =
@@ -255,7 +270,7 @@ fn queued_messages_can_be_dropped() {
 
 #[test]
 fn mail_to_other_domains_is_dkim_signed_and_verifies_with_dkimpy() {
-    let port = free_port();
+    let port = sink_port();
     let server = server(port);
     let records = cli(
         server.dir(),
@@ -310,7 +325,7 @@ fn mail_to_other_domains_is_dkim_signed_and_verifies_with_dkimpy() {
 
 #[test]
 fn notify_never_suppresses_the_bounce() {
-    let port = free_port();
+    let port = sink_port();
     let server = server(port);
     let _sink = Sink::start(port, &server.dir().join("sink"), "reject");
     submit_with(&server, "tidakada@remote.test", "diam", "NOTIFY=NEVER");
@@ -324,4 +339,52 @@ fn notify_never_suppresses_the_bounce() {
         0,
         "no bounce was asked for"
     );
+}
+
+#[test]
+fn without_a_route_mail_follows_the_domains_mx_record() {
+    // The MX is looked up in a DNS server of the test's own (dnslib), and
+    // points to a sink listening on 127.0.0.1:25 as a real MX would.
+    assert!(
+        std::net::TcpListener::bind("127.0.0.1:25").is_ok(),
+        "this test needs 127.0.0.1:25 free (it runs as root in CI)"
+    );
+    let dns_port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let records = r#"{"remote.test.": {"MX": ["10 mx.remote.test."]}, "mx.remote.test.": {"A": ["127.0.0.1"]}}"#;
+    fs::write(dir.path().join("records.json"), records).unwrap();
+    let mut dns = Command::new("python3")
+        .arg(workspace().join("tests/interop/dns_server.py"))
+        .args([
+            &dns_port.to_string(),
+            dir.path().join("records.json").to_str().unwrap(),
+            "ok",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let config = TestConfig::new()
+        .with("[queue]\nretry_after = [\"1 s\"]\ntimeout = \"5 s\"")
+        .with_smtp(&format!("dns_server = \"127.0.0.1:{dns_port}\""));
+    config.write();
+    let dir2 = config.dir.path().to_path_buf();
+    cli(&dir2, &["domain", "add", "kemenkeu.go.id"], "");
+    cli(
+        &dir2,
+        &["user", "add", "budi@kemenkeu.go.id", "--password-stdin"],
+        "Issued-Pass-1\n",
+    );
+    cli(
+        &dir2,
+        &["user", "change-password", "budi@kemenkeu.go.id"],
+        &format!("Issued-Pass-1\n{PASSWORD}\n"),
+    );
+    let server = Server::start(config);
+    let sink = Sink::start(25, &server.dir().join("sink"), "accept");
+    let sent = submit(&server, "pak.lurah@remote.test", "lewat-mx");
+    wait_for("delivery to the MX", || sink.messages().len() == 1);
+    assert!(sink.messages()[0].ends_with(&sent));
+    let _ = dns.kill();
+    let _ = dns.wait();
 }

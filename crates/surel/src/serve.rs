@@ -118,6 +118,7 @@ fn outbound_queue(config: &Config) -> anyhow::Result<surel_smtp::queue::runner::
             relay,
             require_tls: q.require_tls.clone(),
             timeout: q.timeout.0,
+            dns_server: config.smtp.dns_server,
         },
         Schedule {
             retry: q.retry_after.iter().map(|d| d.0).collect(),

@@ -43,6 +43,8 @@ pub struct OutboundConfig {
     /// Domains whose mail must go over checked TLS.
     pub require_tls: Vec<String>,
     pub timeout: Duration,
+    /// A DNS server for MX lookups instead of the system's (`smtp.dns_server`).
+    pub dns_server: Option<std::net::SocketAddr>,
 }
 
 /// What happened to one recipient.
@@ -173,7 +175,7 @@ pub async fn deliver(
     };
     let mut last = RcptResult::Temporary(format!("no host to deliver to for {domain}"));
     for target in targets {
-        match attempt(cfg, &target, sender, rcpts, message).await {
+        match attempt(cfg, resolver, &target, sender, rcpts, message).await {
             Ok(results) => return results,
             Err(result) => {
                 tracing::info!(host = %target.host, port = target.port, reason = ?result, "delivery attempt failed");
@@ -188,6 +190,7 @@ pub async fn deliver(
 /// MAIL FROM, Err when the host could not be used at all.
 async fn attempt(
     cfg: &OutboundConfig,
+    resolver: &TokioResolver,
     target: &Target,
     sender: &str,
     rcpts: &[String],
@@ -201,11 +204,18 @@ async fn attempt(
             RcptResult::Temporary(text)
         }
     };
-    let addr = tokio::net::lookup_host((target.host.as_str(), target.port))
-        .await
-        .map_err(|e| RcptResult::Temporary(format!("cannot resolve {}: {e}", target.host)))?
-        .next()
-        .ok_or_else(|| RcptResult::Temporary(format!("{} has no address", target.host)))?;
+    // Names are resolved with the same resolver as the MX records.
+    let ip = match target.host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip,
+        Err(_) => resolver
+            .lookup_ip(format!("{}.", target.host.trim_end_matches('.')))
+            .await
+            .map_err(|e| RcptResult::Temporary(format!("cannot resolve {}: {e}", target.host)))?
+            .iter()
+            .next()
+            .ok_or_else(|| RcptResult::Temporary(format!("{} has no address", target.host)))?,
+    };
+    let addr = std::net::SocketAddr::new(ip, target.port);
     let verify = matches!(target.tls, TlsMode::Required | TlsMode::Implicit);
     let connector = build_tls_connector(!verify).map_err(RcptResult::Temporary)?;
     let client = SmtpClient::connect(addr, cfg.timeout).await.map_err(fail)?;

@@ -65,9 +65,22 @@ impl Queue {
 
 /// Runs until shutdown; at most `parallel` messages are in delivery at once.
 pub async fn run(shared: Arc<Shared>, queue: Arc<Queue>, shutdown: CancellationToken) {
-    let resolver = match TokioResolver::builder_tokio() {
-        Ok(builder) => builder.build(),
-        Err(e) => {
+    let resolver = match (queue.outbound.dns_server, TokioResolver::builder_tokio()) {
+        (Some(addr), _) => {
+            use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+            let mut udp = ConnectionConfig::udp();
+            udp.port = addr.port();
+            let mut tcp = ConnectionConfig::tcp();
+            tcp.port = addr.port();
+            let server = NameServerConfig::new(addr.ip(), true, vec![udp, tcp]);
+            TokioResolver::builder_with_config(
+                ResolverConfig::from_parts(None, vec![], vec![server]),
+                Default::default(),
+            )
+            .build()
+        }
+        (None, Ok(builder)) => builder.build(),
+        (None, Err(e)) => {
             warn!(error = %e, "no system DNS configuration; using public resolvers");
             TokioResolver::builder_with_config(Default::default(), Default::default()).build()
         }
