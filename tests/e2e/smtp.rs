@@ -390,3 +390,36 @@ fn a_dns_failure_is_a_temporary_refusal_not_a_pass() {
     let reply = mx_send(&server, "a@ok.example", "dns rusak");
     assert!(reply.starts_with("451 4.7.0"), "{reply}");
 }
+
+#[test]
+fn recipient_and_error_limits_and_smtputf8() {
+    let server = server(TestConfig::new().with_smtp("max_recipients = 3\nmax_errors = 4"));
+    let mut c = Client::connect(server.ports().smtp);
+    c.line();
+    c.send("EHLO limits.example\r\n");
+    let ehlo = c.until("250 ");
+    assert!(ehlo.iter().any(|l| l.contains("SMTPUTF8")), "{ehlo:?}");
+    c.send("MAIL FROM:<pengirim@contoh.example> SMTPUTF8 BODY=8BITMIME\r\n");
+    assert!(c.line().starts_with("250 2.1.0"));
+    for _ in 0..3 {
+        c.send("RCPT TO:<siti@kemenkeu.go.id>\r\n");
+        assert!(c.line().starts_with("250 2.1.5"));
+    }
+    c.send("RCPT TO:<siti@kemenkeu.go.id>\r\n");
+    assert!(
+        c.line().starts_with("452 4.5.3"),
+        "the fourth recipient is one too many"
+    );
+    c.send("DATA\r\n");
+    assert!(c.line().starts_with("354"));
+    c.send("Subject: =?UTF-8?Q?Surat_=C3=BCber?=\r\n\r\nIsi \u{e9}\r\n.\r\n");
+    assert!(c.line().starts_with("250 2.0.0"));
+    // Errors: the 452 above was one; three more and the connection closes.
+    for _ in 0..3 {
+        c.send("FROBNICATE\r\n");
+        assert!(c.line().starts_with("500 5.5.2"));
+    }
+    c.send("NOOP\r\n");
+    assert!(c.line().starts_with("421 4.7.0"), "too many errors");
+    assert!(c.closed());
+}
