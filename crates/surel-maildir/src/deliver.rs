@@ -102,12 +102,7 @@ impl Mailbox {
                 let tx = self
                     .db
                     .transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let (uid, modseq): (i64, i64) = tx.query_row(
-                    "UPDATE folders SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
-                     WHERE id = ?1 RETURNING uidnext - 1, highestmodseq",
-                    [f.id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?;
+                let (uid, modseq): (i64, i64) = next_uid(&tx, f.id)?;
                 insert_message(
                     &tx,
                     f.id,
@@ -141,6 +136,20 @@ impl Mailbox {
             }
         }
     }
+}
+
+/// Takes the folder's next UID and a new modseq for a message being added
+/// (inside the caller's transaction, so a rollback gives both back).
+pub(crate) fn next_uid(
+    tx: &rusqlite::Transaction<'_>,
+    folder_id: i64,
+) -> rusqlite::Result<(i64, i64)> {
+    tx.query_row(
+        "UPDATE folders SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
+         WHERE id = ?1 RETURNING uidnext - 1, highestmodseq",
+        [folder_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 /// Inserts one index row with its cache.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
+use crate::deliver::next_uid;
 use crate::error::{Error, Result};
 use crate::flags::Flags;
 use crate::mailbox::{Mailbox, MessageMeta, meta_row, sync_dir};
@@ -251,12 +252,7 @@ impl Mailbox {
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut pairs = Vec::new();
             for p in &placed {
-                let (uid, modseq): (i64, i64) = tx.query_row(
-                    "UPDATE folders SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
-                     WHERE id = ?1 RETURNING uidnext - 1, highestmodseq",
-                    [dst.id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?;
+                let (uid, modseq): (i64, i64) = next_uid(&tx, dst.id)?;
                 tx.prepare_cached(
                     "INSERT INTO messages (folder_id, uid, base, in_new, sys, keywords, modseq, internal_date, size, vsize,
                        header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id)

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use rusqlite::{TransactionBehavior, params};
 
-use crate::deliver::insert_message;
+use crate::deliver::{insert_message, next_uid};
 use crate::error::{Error, Result};
 use crate::filename;
 use crate::flags::Flags;
@@ -169,12 +169,7 @@ impl Mailbox {
                 .ok()
                 .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_secs() as i64);
-            let (uid, modseq): (i64, i64) = tx.query_row(
-                "UPDATE folders SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
-                 WHERE id = ?1 RETURNING uidnext - 1, highestmodseq",
-                [f.id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+            let (uid, modseq): (i64, i64) = next_uid(&tx, f.id)?;
             let flags = Flags::from_maildir_letters(&file.letters);
             let vsize = filename::sizes(&base)
                 .1

@@ -77,6 +77,20 @@ pub fn generate(data_dir: &Path, domain: &str, selector: &str) -> Result<Vec<Str
     Ok(records)
 }
 
+fn sign_with<K: mail_auth::common::crypto::SigningKey>(
+    key: K,
+    domain: &str,
+    selector: &str,
+    message: &[u8],
+) -> Result<mail_auth::dkim::Signature, String> {
+    DkimSigner::from_key(key)
+        .domain(domain)
+        .selector(selector)
+        .headers(SIGNED)
+        .sign(message)
+        .map_err(|e| e.to_string())
+}
+
 /// DKIM-Signature fields for `message` from `domain`, one per key found;
 /// nothing when the domain has no keys.
 pub fn sign(data_dir: &Path, domain: &str, message: &[u8]) -> Vec<u8> {
@@ -95,37 +109,21 @@ pub fn sign(data_dir: &Path, domain: &str, message: &[u8]) -> Vec<u8> {
             continue;
         };
         let Ok(der) = fs::read(&path) else { continue };
-        let signature = if let Some(selector) = name.strip_suffix("-ed25519") {
+        let signature = if name.ends_with("-ed25519") {
             Ed25519Key::from_pkcs8_der(&der)
                 .map_err(|e| e.to_string())
-                .and_then(|key| {
-                    DkimSigner::from_key(key)
-                        .domain(domain)
-                        .selector(name)
-                        .headers(SIGNED)
-                        .sign(message)
-                        .map_err(|e| e.to_string())
-                })
-                .map(|s| (selector.to_string(), s))
-        } else if let Some(selector) = name.strip_suffix("-rsa") {
+                .and_then(|key| sign_with(key, domain, name, message))
+        } else if name.ends_with("-rsa") {
             RsaKey::<Sha256>::from_key_der(PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(
                 der.as_slice(),
             )))
             .map_err(|e| e.to_string())
-            .and_then(|key| {
-                DkimSigner::from_key(key)
-                    .domain(domain)
-                    .selector(name)
-                    .headers(SIGNED)
-                    .sign(message)
-                    .map_err(|e| e.to_string())
-            })
-            .map(|s| (selector.to_string(), s))
+            .and_then(|key| sign_with(key, domain, name, message))
         } else {
             continue;
         };
         match signature {
-            Ok((_, signature)) => out.push_str(&signature.to_header()),
+            Ok(signature) => out.push_str(&signature.to_header()),
             Err(e) => tracing::warn!(key = %path.display(), error = %e, "DKIM signing failed"),
         }
     }

@@ -82,6 +82,16 @@ fn describe(e: &mail_send::Error) -> (bool, String) {
     }
 }
 
+/// A mail-send error as a recipient outcome.
+fn fail(e: mail_send::Error) -> RcptResult {
+    let (permanent, text) = describe(&e);
+    if permanent {
+        RcptResult::Permanent(text)
+    } else {
+        RcptResult::Temporary(text)
+    }
+}
+
 /// Where to connect for `domain`, in order of preference.
 async fn targets(
     cfg: &OutboundConfig,
@@ -196,14 +206,6 @@ async fn attempt(
     rcpts: &[String],
     message: &[u8],
 ) -> Result<Vec<RcptResult>, RcptResult> {
-    let fail = |e: mail_send::Error| {
-        let (permanent, text) = describe(&e);
-        if permanent {
-            RcptResult::Permanent(text)
-        } else {
-            RcptResult::Temporary(text)
-        }
-    };
     // Names are resolved with the same resolver as the MX records.
     let ip = match target.host.parse::<std::net::IpAddr>() {
         Ok(ip) => ip,
@@ -257,14 +259,6 @@ async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
     rcpts: &[String],
     message: &[u8],
 ) -> Result<Vec<RcptResult>, RcptResult> {
-    let fail = |e: mail_send::Error| {
-        let (permanent, text) = describe(&e);
-        if permanent {
-            RcptResult::Permanent(text)
-        } else {
-            RcptResult::Temporary(text)
-        }
-    };
     let ehlo = client.ehlo(&cfg.hostname).await.map_err(fail)?;
     if let Some((user, pass)) = &target.credentials {
         let creds = Credentials::new(user.clone(), pass.clone());
@@ -317,12 +311,7 @@ async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
         if r.code < 400 {
             RcptResult::Delivered
         } else {
-            let (permanent, text) = describe(&mail_send::Error::UnexpectedReply(r.clone()));
-            if permanent {
-                RcptResult::Permanent(text)
-            } else {
-                RcptResult::Temporary(text)
-            }
+            fail(mail_send::Error::UnexpectedReply(r.clone()))
         }
     };
     let mail_reply = replies
