@@ -49,6 +49,7 @@ fn service_for(
     key: &str,
     imap: &Arc<surel_imap::ImapService>,
     smtp: &Arc<surel_smtp::SmtpConfig>,
+    web: &Arc<surel_web::WebService>,
 ) -> (&'static str, bool, Arc<dyn Service>) {
     use surel_smtp::{Role, SmtpService};
     let smtp_as = |role| Arc::new(SmtpService::new(role, Arc::clone(smtp)));
@@ -58,7 +59,7 @@ fn service_for(
         "smtp.listen" => ("smtp", false, smtp_as(Role::Mx)),
         "smtp.submission" => ("submission", false, smtp_as(Role::Submission)),
         "smtp.submissions" => ("submissions", true, smtp_as(Role::Submission)),
-        _ => ("web", true, Arc::new(surel_web::WebService::new())),
+        _ => ("web", true, web.clone()),
     }
 }
 
@@ -183,13 +184,33 @@ async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::
         checks: inbound_checks(&config)?,
     });
 
+    let port = |addrs: &[std::net::SocketAddr], standard: u16| {
+        addrs.first().map_or(standard, |a| a.port())
+    };
+    let web = Arc::new(surel_web::WebService::new(surel_web::WebConfig {
+        auth: Arc::clone(&auth),
+        hostname: config.hostname.clone(),
+        public_url: config
+            .web
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("https://{}", config.hostname)),
+        language: config.language,
+        ports: surel_web::ClientPorts {
+            imaps: port(&config.imap.listen_tls, 993),
+            imap: port(&config.imap.listen, 143),
+            submissions: port(&config.smtp.submissions, 465),
+            submission: port(&config.smtp.submission, 587),
+        },
+    }));
+
     // Bind everything before announcing readiness, and report every failure.
     let mut listeners = Vec::new();
     let mut failures = Vec::new();
     for (key, addr) in config.listeners() {
         match surel_net::bind(addr, key) {
             Ok(tcp) => {
-                let (role, implicit_tls, service) = service_for(key, &imap, &smtp);
+                let (role, implicit_tls, service) = service_for(key, &imap, &smtp, &web);
                 listeners.push(Listener {
                     role,
                     tcp,
