@@ -531,3 +531,22 @@ fn disabled_accounts_are_told_to_contact_the_service_desk() {
     );
     assert_eq!(w.login("budi", "wrong"), Outcome::BadCredentials);
 }
+
+#[test]
+fn wrong_current_passwords_on_a_change_count_towards_the_lock() {
+    let w = world();
+    for i in 0..3 {
+        assert!(
+            w.auth
+                .change_password("budi@kemenkeu.go.id", &format!("wrong-{i}"), CHOSEN, None)
+                .is_err()
+        );
+    }
+    let stored = w
+        .auth
+        .store()
+        .account("budi", "kemenkeu.go.id")
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.failed_logins, 3);
+}

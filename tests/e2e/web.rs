@@ -1,0 +1,320 @@
+//! The web listener against the real binary with curl: HTTPS only, the
+//! self-service password change (CSRF, rules, lockout shared with IMAP),
+//! Thunderbird autoconfig and Outlook Autodiscover.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::{Server, TestConfig, surel};
+
+const ISSUED: &str = "Issued-Pass-1";
+const CHOSEN: &str = "Hujan-Sore-77";
+
+fn cli(dir: &Path, args: &[&str], stdin: &str) -> String {
+    let mut full = vec!["--config", "surel.toml"];
+    full.extend_from_slice(args);
+    let out = surel(dir, &full, stdin);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A server with `ani`, whose password the service desk just issued.
+fn server() -> Server {
+    let config = TestConfig::new().with("[policy]\nlockout_threshold = 3");
+    config.write();
+    let dir = config.dir.path().to_path_buf();
+    cli(
+        &dir,
+        &["domain", "add", "kemenkeu.go.id", "--netbios", "kemenkeu"],
+        "",
+    );
+    cli(
+        &dir,
+        &["user", "add", "ani@kemenkeu.go.id", "--password-stdin"],
+        &format!("{ISSUED}\n"),
+    );
+    Server::start(config)
+}
+
+fn state(server: &Server, user: &str) -> String {
+    let json: serde_json::Value =
+        serde_json::from_str(&cli(server.dir(), &["user", "show", user, "--json"], "")).unwrap();
+    json["state"].as_str().unwrap().to_string()
+}
+
+struct Reply {
+    status: u16,
+    headers: String,
+    body: String,
+}
+
+/// One curl request over TLS to the web port; `jar` keeps cookies.
+fn curl(server: &Server, jar: &Path, path: &str, extra: &[&str]) -> Reply {
+    let url = format!("https://127.0.0.1:{}{path}", server.ports().web);
+    let head = jar.with_extension("head");
+    let out = Command::new("curl")
+        .args(["-sk", "--max-time", "10", "-b"])
+        .arg(jar)
+        .arg("-c")
+        .arg(jar)
+        .arg("-D")
+        .arg(&head)
+        .args(["-w", "\n%{http_code}"])
+        .args(extra)
+        .arg(&url)
+        .output()
+        .expect("run curl");
+    assert!(out.status.success(), "curl {url} failed: {out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    Reply {
+        status: status.trim().parse().unwrap(),
+        headers: std::fs::read_to_string(&head).unwrap().to_ascii_lowercase(),
+        body: body.to_string(),
+    }
+}
+
+fn csrf_field(body: &str) -> String {
+    let at = body.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
+    body[at..at + body[at..].find('"').unwrap()].to_string()
+}
+
+fn change(server: &Server, jar: &Path, login: &str, current: &str, new: &str) -> Reply {
+    let form = curl(server, jar, "/password?lang=en", &[]);
+    assert_eq!(form.status, 200);
+    let token = csrf_field(&form.body);
+    curl(
+        server,
+        jar,
+        "/password",
+        &[
+            "--data-urlencode",
+            &format!("login={login}"),
+            "--data-urlencode",
+            &format!("current={current}"),
+            "--data-urlencode",
+            &format!("new={new}"),
+            "--data-urlencode",
+            &format!("confirm={new}"),
+            "--data-urlencode",
+            &format!("csrf={token}"),
+            "-d",
+            "lang=en",
+        ],
+    )
+}
+
+fn imap_login(server: &Server, user: &str, password: &str) -> String {
+    // Over implicit TLS: plain LOGIN before TLS is refused by design.
+    let (_, out) = support::s_client(
+        server.ports().imaps,
+        &[],
+        &format!("a LOGIN {user} {password}\r\nb LOGOUT\r\n"),
+    );
+    out
+}
+
+#[test]
+fn plain_http_is_refused_and_https_carries_the_security_headers() {
+    let server = server();
+    let plain = Command::new("curl")
+        .args(["-s", "--max-time", "5"])
+        .arg(format!("http://127.0.0.1:{}/", server.ports().web))
+        .output()
+        .unwrap();
+    assert!(
+        !plain.status.success(),
+        "plain HTTP got an answer: {plain:?}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let jar = dir.path().join("jar");
+    let home = curl(&server, &jar, "/", &[]);
+    assert_eq!(home.status, 200);
+    // The test config says `language = "en"`; `?lang=id` switches.
+    assert!(home.body.contains("lang=\"en\""), "{}", home.body);
+    let id = curl(&server, &jar, "/password?lang=id", &[]);
+    assert!(id.body.contains("lang=\"id\"") && id.body.contains("Ganti kata sandi"));
+    for header in [
+        "strict-transport-security: max-age=",
+        "x-frame-options: deny",
+        "x-content-type-options: nosniff",
+        "content-security-policy: default-src 'self'",
+    ] {
+        assert!(home.headers.contains(header), "{header}: {}", home.headers);
+    }
+    assert!(curl(&server, &jar, "/healthz", &[]).body.starts_with("ok"));
+}
+
+#[test]
+fn an_issued_password_is_changed_on_the_web_and_then_works_in_imap() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let jar = dir.path().join("jar");
+    assert_eq!(state(&server, "ani@kemenkeu.go.id"), "must_change");
+
+    // The form carries the cookie, refuses caching, names the rules.
+    let form = curl(&server, &jar, "/password", &[]);
+    assert_eq!(form.status, 200);
+    assert!(form.headers.contains("cache-control: no-store"));
+    assert!(form.headers.contains("set-cookie: surel_csrf="));
+    assert!(form.headers.contains("httponly") && form.headers.contains("samesite=strict"));
+    assert!(form.body.contains("Change your password"), "{}", form.body);
+
+    // A weak password is refused with the rule it broke; what was typed
+    // is kept except the passwords.
+    let weak = change(&server, &jar, "KEMENKEU\\ani", ISSUED, "short");
+    assert_eq!(weak.status, 422, "{}", weak.body);
+    assert!(weak.body.contains("role=\"alert\""));
+    assert!(
+        weak.body.contains("value=\"KEMENKEU\\ani\""),
+        "{}",
+        weak.body
+    );
+    assert!(!weak.body.contains(ISSUED), "a password was echoed back");
+    assert_eq!(state(&server, "ani@kemenkeu.go.id"), "must_change");
+
+    // The issued password does not open the mailbox yet.
+    let before = imap_login(&server, "ani@kemenkeu.go.id", ISSUED);
+    assert!(
+        before.contains("a NO") && !before.contains("a OK"),
+        "{before}"
+    );
+
+    let done = change(&server, &jar, "ani@kemenkeu.go.id", ISSUED, CHOSEN);
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("id=\"done\""), "{}", done.body);
+    assert!(done.body.contains("993") || done.body.contains("IMAP"));
+    assert_eq!(state(&server, "ani@kemenkeu.go.id"), "active");
+
+    let after = imap_login(&server, "ani@kemenkeu.go.id", CHOSEN);
+    assert!(after.contains("a OK"), "{after}");
+}
+
+#[test]
+fn a_post_without_the_matching_cookie_is_refused() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let jar = dir.path().join("jar");
+    let reply = curl(
+        &server,
+        &jar,
+        "/password",
+        &[
+            "-d",
+            "login=ani@kemenkeu.go.id",
+            "-d",
+            &format!("current={ISSUED}"),
+            "-d",
+            &format!("new={CHOSEN}"),
+            "-d",
+            &format!("confirm={CHOSEN}"),
+            "-d",
+            "csrf=forged",
+        ],
+    );
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    assert_eq!(state(&server, "ani@kemenkeu.go.id"), "must_change");
+}
+
+#[test]
+fn wrong_passwords_on_the_web_lock_the_account_for_imap_too() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let jar = dir.path().join("jar");
+    // Three different wrong passwords (the same one retried, as a phone
+    // with a stale password does, counts once).
+    for n in 0..3 {
+        let guess = format!("Not-The-Pass-{n}");
+        let wrong = change(&server, &jar, "ani@kemenkeu.go.id", &guess, CHOSEN);
+        assert_eq!(wrong.status, 422, "{}", wrong.body);
+    }
+    // Now even the right password is refused, on the web and in IMAP,
+    // with the same reply an unknown user gets (no oracle).
+    let locked = change(&server, &jar, "ani@kemenkeu.go.id", ISSUED, CHOSEN);
+    assert_eq!(locked.status, 422, "{}", locked.body);
+    assert_eq!(state(&server, "ani@kemenkeu.go.id"), "locked");
+    let unknown = change(&server, &jar, "nobody@kemenkeu.go.id", ISSUED, CHOSEN);
+    let alert = |body: &str| {
+        let at = body.find("role=\"alert\"").unwrap();
+        body[at..at + body[at..].find("</div>").unwrap()].to_string()
+    };
+    assert_eq!(alert(&locked.body), alert(&unknown.body));
+    let imap = imap_login(&server, "ani@kemenkeu.go.id", ISSUED);
+    assert!(!imap.contains("a OK"), "{imap}");
+}
+
+#[test]
+fn thunderbird_and_outlook_find_the_settings() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let jar = dir.path().join("jar");
+    let p = server.ports();
+
+    for path in [
+        "/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=ani%40kemenkeu.go.id",
+        "/mail/config-v1.1.xml?emailaddress=ani%40kemenkeu.go.id",
+    ] {
+        let tb = curl(&server, &jar, path, &[]);
+        assert_eq!(tb.status, 200);
+        assert!(
+            tb.headers.contains("content-type: application/xml") || tb.headers.contains("text/xml")
+        );
+        assert!(tb.body.contains("<clientConfig"), "{}", tb.body);
+        assert!(tb.body.contains(&format!("<port>{}</port>", p.imaps)));
+        assert!(tb.body.contains(&format!("<port>{}</port>", p.submissions)));
+        assert!(tb.body.contains("<hostname>mail.example.go.id</hostname>"));
+    }
+
+    let request = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\
+<Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006\">\
+<Request><EMailAddress>ani@kemenkeu.go.id</EMailAddress>\
+<AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema>\
+</Request></Autodiscover>";
+    let ol = curl(
+        &server,
+        &jar,
+        "/autodiscover/autodiscover.xml",
+        &["-H", "Content-Type: text/xml", "--data-binary", request],
+    );
+    assert_eq!(ol.status, 200, "{}", ol.body);
+    assert!(ol.body.contains("<Type>IMAP</Type>"), "{}", ol.body);
+    assert!(ol.body.contains(&format!("<Port>{}</Port>", p.imaps)));
+    assert!(ol.body.contains(&format!("<Port>{}</Port>", p.submissions)));
+    // Staff know `DOMAIN\user` from Exchange; this domain has a NetBIOS name.
+    assert!(
+        ol.body.contains("<LoginName>KEMENKEU\\ani</LoginName>"),
+        "{}",
+        ol.body
+    );
+
+    let json = curl(
+        &server,
+        &jar,
+        "/autodiscover/autodiscover.json?Email=ani%40kemenkeu.go.id&Protocol=autodiscoverv1",
+        &[],
+    );
+    assert_eq!(json.status, 200, "{}", json.body);
+    let v: serde_json::Value = serde_json::from_str(&json.body).unwrap();
+    assert_eq!(v["Protocol"], "AutodiscoverV1");
+    assert!(
+        v["Url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/autodiscover/autodiscover.xml")
+    );
+    let bad = curl(
+        &server,
+        &jar,
+        "/autodiscover/autodiscover.json?Email=ani%40kemenkeu.go.id&Protocol=ActiveSync",
+        &[],
+    );
+    assert_ne!(bad.status, 200);
+}
