@@ -318,3 +318,77 @@ fn thunderbird_and_outlook_find_the_settings() {
     );
     assert_ne!(bad.status, 200);
 }
+
+/// curl's own IMAP client over implicit TLS.
+fn curl_imap(server: &Server, user: &str, password: &str, path: &str, extra: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args(["-sk", "--max-time", "10", "-u"])
+        .arg(format!("{user}:{password}"))
+        .args(extra)
+        .arg(format!("imaps://127.0.0.1:{}/{path}", server.ports().imaps))
+        .output()
+        .expect("run curl");
+    assert!(out.status.success(), "curl imaps {path}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_password_near_expiry_gets_one_notice_mail_in_the_inbox() {
+    // Three working days of validity: a password set today is inside the
+    // 5-working-day mark at once.
+    let config = TestConfig::new().with("[policy]\nmax_age = \"3 working days\"");
+    config.write();
+    let dir = config.dir.path().to_path_buf();
+    cli(
+        &dir,
+        &["domain", "add", "kemenkeu.go.id", "--netbios", "kemenkeu"],
+        "",
+    );
+    cli(
+        &dir,
+        &["user", "add", "budi@kemenkeu.go.id", "--password-stdin"],
+        &format!("{ISSUED}\n"),
+    );
+    cli(
+        &dir,
+        &["user", "change-password", "budi@kemenkeu.go.id"],
+        &format!("{ISSUED}\n{CHOSEN}\n"),
+    );
+    let mut server = Server::start(config);
+    server.wait_for_log(
+        "expiry notice delivered",
+        std::time::Duration::from_secs(10),
+    );
+
+    let message = curl_imap(&server, "budi@kemenkeu.go.id", CHOSEN, "INBOX;UID=1", &[]);
+    assert!(
+        message.contains("Subject: Your mail password expires in"),
+        "{message}"
+    );
+    assert!(message.contains("Auto-Submitted: auto-generated"));
+    assert!(
+        message.contains("https://mail.example.go.id/password"),
+        "{message}"
+    );
+    let show: serde_json::Value =
+        serde_json::from_str(&cli(server.dir(), &["user", "show", "budi", "--json"], "")).unwrap();
+    let last = show["last_valid_day"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("valid until {last}")),
+        "{message}"
+    );
+
+    // Each mark once: a restart sends nothing new.
+    server.signal("TERM");
+    server.wait_exit(std::time::Duration::from_secs(10));
+    server.restart();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let all = curl_imap(
+        &server,
+        "budi@kemenkeu.go.id",
+        CHOSEN,
+        "INBOX",
+        &["-X", "SEARCH ALL"],
+    );
+    assert_eq!(all.trim(), "* SEARCH 1", "{all}");
+}

@@ -16,6 +16,7 @@ mod guard;
 pub mod hash;
 pub mod messages;
 pub mod names;
+pub mod notices;
 pub mod policy;
 pub mod state;
 pub mod store;

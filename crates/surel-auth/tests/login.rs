@@ -532,6 +532,75 @@ fn disabled_accounts_are_told_to_contact_the_service_desk() {
     assert_eq!(w.login("budi", "wrong"), Outcome::BadCredentials);
 }
 
+/// Moves the clock to 09:00 WIB on the first day with at most `left`
+/// working days before expiry.
+fn advance_to_days_left(w: &World, left: u32) {
+    let policy = w.auth.policy();
+    loop {
+        let account = w
+            .auth
+            .store()
+            .account("budi", "kemenkeu.go.id")
+            .unwrap()
+            .unwrap();
+        let expiry = policy.expiry(account.password_changed_at);
+        let today = policy.calendar.date_of(w.auth.now());
+        let now_left =
+            policy
+                .calendar
+                .days_left(today, expiry.last_valid_day, Period::WorkingDays(0));
+        if now_left <= left {
+            return;
+        }
+        w.advance(Duration::from_secs(24 * 3600));
+    }
+}
+
+#[test]
+fn expiry_notices_are_due_at_10_5_and_1_working_days_each_once() {
+    let w = world();
+    assert!(
+        w.auth.due_notices().unwrap().is_empty(),
+        "must_change gets none"
+    );
+    w.activate();
+    assert!(
+        w.auth.due_notices().unwrap().is_empty(),
+        "a fresh password gets none"
+    );
+    for mark in [10, 5, 1] {
+        advance_to_days_left(&w, mark);
+        let due = w.auth.due_notices().unwrap();
+        assert_eq!(due.len(), 1, "{mark}: {due:?}");
+        assert_eq!(due[0].days_before, mark);
+        assert_eq!(due[0].days_left, mark);
+        w.auth.notice_delivered(&due[0]).unwrap();
+        assert!(
+            w.auth.due_notices().unwrap().is_empty(),
+            "{mark} sent twice"
+        );
+    }
+    // Expired: no more notices (the login replies take over).
+    w.advance(Duration::from_secs(4 * 24 * 3600));
+    assert!(w.auth.due_notices().unwrap().is_empty());
+}
+
+#[test]
+fn a_daemon_that_was_down_sends_only_the_current_mark_and_a_new_password_starts_afresh() {
+    let w = world();
+    w.activate();
+    advance_to_days_left(&w, 3);
+    let due = w.auth.due_notices().unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].days_before, 5, "the 10-day notice is stale");
+    w.auth.notice_delivered(&due[0]).unwrap();
+    w.auth
+        .change_password("budi", CHOSEN, "Mendung-Pagi-88", None)
+        .unwrap();
+    advance_to_days_left(&w, 10);
+    assert_eq!(w.auth.due_notices().unwrap()[0].days_before, 10);
+}
+
 #[test]
 fn wrong_current_passwords_on_a_change_count_towards_the_lock() {
     let w = world();

@@ -1,6 +1,7 @@
 //! surel-web owns the HTTPS listener: the self-service password change page,
 //! client autoconfiguration (Thunderbird autoconfig, Outlook Autodiscover),
-//! the landing page and health.
+//! the landing page and health; and the expiry notice mails that send users
+//! to the password page.
 //!
 //! It must not touch SQLite directly (password changes go through
 //! `surel-auth`) and must never serve anything over plain HTTP.
@@ -8,6 +9,7 @@
 mod autoconfig;
 mod html;
 mod landing;
+pub mod notices;
 mod password;
 
 use std::net::SocketAddr;

@@ -246,6 +246,16 @@ async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::
     }
 
     tokio::spawn(sweep_expired(Arc::clone(&auth), shutdown.clone()));
+    tokio::spawn(surel_web::notices::run(
+        surel_web::notices::NoticeConfig {
+            auth: Arc::clone(&auth),
+            data_dir: config.data_dir.clone(),
+            hostname: config.hostname.clone(),
+            password_url: config.password_url(),
+            language: config.language,
+        },
+        shutdown.clone(),
+    ));
     tokio::spawn(surel_smtp::queue::runner::run(
         Arc::clone(&smtp),
         Arc::clone(&queue),

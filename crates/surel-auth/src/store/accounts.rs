@@ -358,6 +358,37 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// Whether the expiry notice `days_before` for the password set at
+    /// `changed_at` has gone out.
+    pub fn notice_sent(&self, id: i64, changed_at: Timestamp, days_before: u32) -> Result<bool> {
+        let found: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT 1 FROM expiry_notices
+                 WHERE account_id = ?1 AND password_changed_at = ?2 AND days_before = ?3",
+                params![id, changed_at.as_second(), days_before],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    /// Records an expiry notice as delivered.
+    pub fn record_notice(
+        &self,
+        id: i64,
+        changed_at: Timestamp,
+        days_before: u32,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO expiry_notices (account_id, password_changed_at, days_before, sent_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![id, changed_at.as_second(), days_before, now.as_second()],
+        )?;
+        Ok(())
+    }
+
     pub fn set_quota(&self, id: i64, quota: Option<u64>) -> Result<()> {
         self.conn().execute(
             "UPDATE accounts SET quota_bytes = ?2, revision = revision + 1 WHERE id = ?1",

@@ -43,6 +43,17 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (address, target)
     );
     ",
+    // 2: the expiry notice mails already sent, per password (a new
+    // password starts afresh).
+    "
+    CREATE TABLE expiry_notices (
+        account_id          INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        password_changed_at INTEGER NOT NULL,
+        days_before         INTEGER NOT NULL,
+        sent_at             INTEGER NOT NULL,
+        PRIMARY KEY (account_id, password_changed_at, days_before)
+    );
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
