@@ -25,21 +25,26 @@ fn cli(dir: &Path, args: &[&str], stdin: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// A server with `ani`, whose password the service desk just issued.
-fn server() -> Server {
-    let config = TestConfig::new().with("[policy]\nlockout_threshold = 3");
+/// Writes `config` and issues `address` a password in kemenkeu.go.id.
+fn issue(config: &TestConfig, address: &str) {
     config.write();
-    let dir = config.dir.path().to_path_buf();
+    let dir = config.dir.path();
     cli(
-        &dir,
+        dir,
         &["domain", "add", "kemenkeu.go.id", "--netbios", "kemenkeu"],
         "",
     );
     cli(
-        &dir,
-        &["user", "add", "ani@kemenkeu.go.id", "--password-stdin"],
+        dir,
+        &["user", "add", address, "--password-stdin"],
         &format!("{ISSUED}\n"),
     );
+}
+
+/// A server with `ani`, whose password the service desk just issued.
+fn server() -> Server {
+    let config = TestConfig::new().with("[policy]\nlockout_threshold = 3");
+    issue(&config, "ani@kemenkeu.go.id");
     Server::start(config)
 }
 
@@ -337,20 +342,9 @@ fn a_password_near_expiry_gets_one_notice_mail_in_the_inbox() {
     // Three working days of validity: a password set today is inside the
     // 5-working-day mark at once.
     let config = TestConfig::new().with("[policy]\nmax_age = \"3 working days\"");
-    config.write();
-    let dir = config.dir.path().to_path_buf();
+    issue(&config, "budi@kemenkeu.go.id");
     cli(
-        &dir,
-        &["domain", "add", "kemenkeu.go.id", "--netbios", "kemenkeu"],
-        "",
-    );
-    cli(
-        &dir,
-        &["user", "add", "budi@kemenkeu.go.id", "--password-stdin"],
-        &format!("{ISSUED}\n"),
-    );
-    cli(
-        &dir,
+        config.dir.path(),
         &["user", "change-password", "budi@kemenkeu.go.id"],
         &format!("{ISSUED}\n{CHOSEN}\n"),
     );
