@@ -8,51 +8,8 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::{Server, TestConfig, surel};
-
-const ISSUED: &str = "Issued-Pass-1";
-const CHOSEN: &str = "Hujan-Sore-77";
-
-fn cli(dir: &Path, args: &[&str], stdin: &str) -> String {
-    let mut full = vec!["--config", "surel.toml"];
-    full.extend_from_slice(args);
-    let out = surel(dir, &full, stdin);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Writes `config` and issues `address` a password in kemenkeu.go.id.
-fn issue(config: &TestConfig, address: &str) {
-    config.write();
-    let dir = config.dir.path();
-    cli(
-        dir,
-        &["domain", "add", "kemenkeu.go.id", "--netbios", "kemenkeu"],
-        "",
-    );
-    cli(
-        dir,
-        &["user", "add", address, "--password-stdin"],
-        &format!("{ISSUED}\n"),
-    );
-}
-
-/// A server with `ani`, whose password the service desk just issued.
-fn server() -> Server {
-    let config = TestConfig::new().with("[policy]\nlockout_threshold = 3");
-    issue(&config, "ani@kemenkeu.go.id");
-    Server::start(config)
-}
-
-fn state(server: &Server, user: &str) -> String {
-    let json: serde_json::Value =
-        serde_json::from_str(&cli(server.dir(), &["user", "show", user, "--json"], "")).unwrap();
-    json["state"].as_str().unwrap().to_string()
-}
+use support::accounts::{CHOSEN, ISSUED, cli, imap_login, issue, issued_server as server, state};
+use support::{Server, TestConfig};
 
 struct Reply {
     status: u16,
@@ -114,16 +71,6 @@ fn change(server: &Server, jar: &Path, login: &str, current: &str, new: &str) ->
             "lang=en",
         ],
     )
-}
-
-fn imap_login(server: &Server, user: &str, password: &str) -> String {
-    // Over implicit TLS: plain LOGIN before TLS is refused by design.
-    let (_, out) = support::s_client(
-        server.ports().imaps,
-        &[],
-        &format!("a LOGIN {user} {password}\r\nb LOGOUT\r\n"),
-    );
-    out
 }
 
 #[test]

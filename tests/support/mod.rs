@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses a different part of it
 
+pub mod accounts;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

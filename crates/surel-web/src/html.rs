@@ -23,8 +23,8 @@ input[type=text],input[type=password]{width:100%;padding:.5rem;font-size:1rem;bo
 button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}\
 .error{background:#fde8e8;border-left:4px solid #c81e1e;padding:.75rem;margin:1rem 0}\
 .ok{background:#e6f4ea;border-left:4px solid #1e7e34;padding:.75rem;margin:1rem 0}\
-ul.rules li.met{color:#1e7e34}ul.rules li.met::before{content:'\\2713 '}\
-ul.rules li::before{content:'\\2022 '}ul.rules{list-style:none;padding-left:0}\
+ul.rules li.met{color:#1e7e34}ul.rules li.met::before{content:'\\2713'}\
+ul.rules li::before{content:'\\2022';display:inline-block;width:1.3em}ul.rules{list-style:none;padding-left:0}\
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}\
 nav a{margin-right:1rem}";
 
