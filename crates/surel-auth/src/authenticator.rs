@@ -247,6 +247,12 @@ impl Authenticator {
             reason,
             "login"
         );
+        metrics::counter!(
+            "surel_logins_total",
+            "service" => service.as_str(),
+            "outcome" => outcome.name()
+        )
+        .increment(1);
         AuthResult { outcome, delay }
     }
 
@@ -499,6 +505,27 @@ impl Authenticator {
             }
         }
         Ok(disabled)
+    }
+
+    /// How many accounts are in each state now (for the metrics); every
+    /// state is present, zero or not.
+    pub fn count_by_state(&self) -> Result<Vec<(State, usize)>, StoreError> {
+        let now = self.now();
+        let policy = self.policy();
+        let mut counts = [
+            (State::MustChange, 0),
+            (State::Active, 0),
+            (State::Expired, 0),
+            (State::Disabled, 0),
+            (State::Locked, 0),
+        ];
+        for account in self.store.list_accounts()? {
+            let state = crate::state::effective(&account, &policy, now);
+            if let Some(slot) = counts.iter_mut().find(|(s, _)| *s == state) {
+                slot.1 += 1;
+            }
+        }
+        Ok(counts.to_vec())
     }
 
     /// The text to show for an outcome, in `language`, naming `url`.

@@ -88,9 +88,11 @@ impl Listener {
             };
             let service = Arc::clone(&self.service);
             let implicit_tls = self.implicit_tls;
+            let role = self.role;
             tracker.spawn(
                 async move {
                     let _slot = slot;
+                    let _open = OpenGauge::new(role);
                     let started = Instant::now();
                     debug!("connection opened");
                     let conn = if implicit_tls {
@@ -98,6 +100,8 @@ impl Listener {
                             Ok(conn) => conn,
                             Err(e) => {
                                 info!(error = %e, "TLS handshake failed");
+                                metrics::counter!("surel_tls_handshake_failures_total", "listener" => role)
+                                    .increment(1);
                                 return;
                             }
                         }
@@ -127,6 +131,12 @@ fn refuse(
 ) {
     let peer = stream.peer_addr().ok();
     warn!(listener = role, ?peer, limit = ?why, "connection refused: limit reached");
+    let limit = match why {
+        LimitRefusal::Total => "total",
+        LimitRefusal::PerIp => "per_ip",
+    };
+    metrics::counter!("surel_connections_refused_total", "listener" => role, "limit" => limit)
+        .increment(1);
     if implicit_tls {
         return;
     }
@@ -134,5 +144,23 @@ fn refuse(
         tokio::spawn(async move {
             let _ = tokio::time::timeout(Duration::from_secs(5), stream.write_all(reply)).await;
         });
+    }
+}
+
+/// Counts a connection in `surel_connections_total` and, for its life, in
+/// `surel_connections_open`.
+struct OpenGauge(&'static str);
+
+impl OpenGauge {
+    fn new(role: &'static str) -> OpenGauge {
+        metrics::counter!("surel_connections_total", "listener" => role).increment(1);
+        metrics::gauge!("surel_connections_open", "listener" => role).increment(1.0);
+        OpenGauge(role)
+    }
+}
+
+impl Drop for OpenGauge {
+    fn drop(&mut self) {
+        metrics::gauge!("surel_connections_open", "listener" => self.0).decrement(1.0);
     }
 }

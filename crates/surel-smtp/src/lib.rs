@@ -16,6 +16,7 @@ mod ratelimit;
 mod recipients;
 mod reply;
 mod session;
+pub mod stats;
 
 use std::sync::Arc;
 

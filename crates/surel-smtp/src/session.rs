@@ -936,6 +936,9 @@ impl Session {
         if let (Some(queue), Some(_)) = (&self.shared.queue, &queued) {
             queue.wake.notify_one();
         }
+        crate::stats::received(info.role);
+        crate::stats::delivered(crate::stats::Via::Local, delivered.len(), started.elapsed());
+        crate::stats::deferred(failed.len());
         Reply::new(
             250,
             "2.0.0",

@@ -1,14 +1,18 @@
 //! surel-web owns the HTTPS listener: the self-service password change page,
 //! client autoconfiguration (Thunderbird autoconfig, Outlook Autodiscover),
-//! the landing page and health; and the expiry notice mails that send users
-//! to the password page.
+//! the landing page; health and Prometheus metrics; and the expiry notice
+//! mails that send users to the password page.
 //!
 //! It must not touch SQLite directly (password changes go through
-//! `surel-auth`) and must never serve anything over plain HTTP.
+//! `surel-auth`). Users' pages are served over HTTPS only; the optional
+//! admin address (`web.admin_listen`, for a private network) carries
+//! nothing but `/metrics` and `/healthz`.
 
 mod autoconfig;
+pub mod health;
 mod html;
 mod landing;
+pub mod metrics;
 pub mod notices;
 mod password;
 
@@ -42,6 +46,10 @@ pub struct WebConfig {
     pub public_url: String,
     pub language: Language,
     pub ports: ClientPorts,
+    /// `None`: `/healthz` answers `ok` while the process serves.
+    pub health: Option<Arc<health::Health>>,
+    /// `None`: no `/metrics`.
+    pub metrics: Option<metrics::MetricsConfig>,
 }
 
 pub(crate) type Web = WebConfig;
@@ -68,8 +76,15 @@ pub struct WebService {
 }
 
 impl WebService {
-    pub fn new(config: WebConfig) -> Self {
+    /// The public HTTPS site, and the admin site (`/metrics`, `/healthz`)
+    /// for `web.admin_listen`.
+    pub fn new(config: WebConfig) -> (WebService, WebService) {
         let web = Arc::new(config);
+        let admin = Router::new()
+            .route("/metrics", get(metrics::admin))
+            .route("/healthz", get(health::show))
+            .with_state(Arc::clone(&web))
+            .layer(axum::middleware::map_response(security_headers));
         let router = Router::new()
             .route("/", get(landing::show))
             .route("/password", get(password::show).post(password::submit))
@@ -102,10 +117,11 @@ impl WebService {
                 "/autodiscover/autodiscover.json",
                 get(autoconfig::outlook_json),
             )
-            .route("/healthz", get(|| async { "ok\n" }))
+            .route("/healthz", get(health::show))
+            .route("/metrics", get(metrics::public))
             .with_state(web)
             .layer(axum::middleware::map_response(security_headers));
-        WebService { router }
+        (WebService { router }, WebService { router: admin })
     }
 }
 

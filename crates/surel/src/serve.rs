@@ -50,6 +50,7 @@ fn service_for(
     imap: &Arc<surel_imap::ImapService>,
     smtp: &Arc<surel_smtp::SmtpConfig>,
     web: &Arc<surel_web::WebService>,
+    admin: &Arc<surel_web::WebService>,
 ) -> (&'static str, bool, Arc<dyn Service>) {
     use surel_smtp::{Role, SmtpService};
     let smtp_as = |role| Arc::new(SmtpService::new(role, Arc::clone(smtp)));
@@ -59,6 +60,7 @@ fn service_for(
         "smtp.listen" => ("smtp", false, smtp_as(Role::Mx)),
         "smtp.submission" => ("submission", false, smtp_as(Role::Submission)),
         "smtp.submissions" => ("submissions", true, smtp_as(Role::Submission)),
+        "web.admin_listen" => ("admin", false, admin.clone()),
         _ => ("web", true, web.clone()),
     }
 }
@@ -187,7 +189,11 @@ async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::
     let port = |addrs: &[std::net::SocketAddr], standard: u16| {
         addrs.first().map_or(standard, |a| a.port())
     };
-    let web = Arc::new(surel_web::WebService::new(surel_web::WebConfig {
+    let prometheus = surel_web::metrics::install().map_err(anyhow::Error::msg)?;
+    let health =
+        surel_web::health::Health::new(config.data_dir.clone(), config.web.min_free_disk.0);
+    let queue_store = queue.store.clone();
+    let (web, admin) = surel_web::WebService::new(surel_web::WebConfig {
         auth: Arc::clone(&auth),
         hostname: config.hostname.clone(),
         public_url: config
@@ -202,7 +208,15 @@ async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::
             submissions: port(&config.smtp.submissions, 465),
             submission: port(&config.smtp.submission, 587),
         },
-    }));
+        health: Some(Arc::clone(&health)),
+        metrics: Some(surel_web::metrics::MetricsConfig {
+            prometheus: prometheus.clone(),
+            queue_size: Box::new(move || queue_store.list().map(|entries| entries.len())),
+            data_dir: config.data_dir.clone(),
+            admin_listener: !config.web.admin_listen.is_empty(),
+        }),
+    });
+    let (web, admin) = (Arc::new(web), Arc::new(admin));
 
     // Bind everything before announcing readiness, and report every failure.
     let mut listeners = Vec::new();
@@ -210,7 +224,7 @@ async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::
     for (key, addr) in config.listeners() {
         match surel_net::bind(addr, key) {
             Ok(tcp) => {
-                let (role, implicit_tls, service) = service_for(key, &imap, &smtp, &web);
+                let (role, implicit_tls, service) = service_for(key, &imap, &smtp, &web, &admin);
                 listeners.push(Listener {
                     role,
                     tcp,
@@ -241,11 +255,16 @@ async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::
     for listener in listeners {
         let addr = listener.tcp.local_addr()?;
         info!(listener = listener.role, %addr, "listening");
+        let up = health.listener(listener.role, addr);
         let task = listener.run(Arc::clone(&ctx), Arc::clone(&limits), sessions.clone());
-        accept_loops.push(tokio::spawn(task));
+        accept_loops.push(tokio::spawn(async move {
+            task.await;
+            up.store(false, std::sync::atomic::Ordering::SeqCst);
+        }));
     }
 
     tokio::spawn(sweep_expired(Arc::clone(&auth), shutdown.clone()));
+    tokio::spawn(surel_web::metrics::upkeep(prometheus, shutdown.clone()));
     tokio::spawn(surel_web::notices::run(
         surel_web::notices::NoticeConfig {
             auth: Arc::clone(&auth),

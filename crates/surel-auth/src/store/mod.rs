@@ -108,6 +108,18 @@ impl Store {
         &self.path
     }
 
+    /// Whether the database answers a query and its file is still in place
+    /// (for the health check; an open connection outlives a deleted file).
+    pub fn check(&self) -> Result<()> {
+        std::fs::metadata(&self.path).map_err(|source| StoreError::File {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.conn()
+            .query_row("SELECT count(*) FROM accounts WHERE id < 0", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -15,6 +15,7 @@ use super::bounce::{self, Notice};
 use super::outbound::{self, OutboundConfig, RcptResult};
 use super::{Entry, QueueStore, RcptStatus, now};
 use crate::session::Shared;
+use crate::stats::{self, Via};
 
 /// Timing of retries and notices.
 #[derive(Debug, Clone)]
@@ -151,6 +152,7 @@ async fn attempt(shared: &Shared, queue: &Queue, resolver: &TokioResolver, mut e
             return;
         }
     };
+    let since = waited(&entry);
     let mut by_domain: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in entry.pending() {
         by_domain
@@ -169,9 +171,18 @@ async fn attempt(shared: &Shared, queue: &Queue, resolver: &TokioResolver, mut e
                     continue;
                 };
                 match result {
-                    RcptResult::Delivered => r.status = RcptStatus::Delivered,
-                    RcptResult::Permanent(why) => r.status = RcptStatus::Failed(why),
-                    RcptResult::Temporary(why) => errors.push(why),
+                    RcptResult::Delivered => {
+                        r.status = RcptStatus::Delivered;
+                        stats::delivered(Via::Local, 1, since);
+                    }
+                    RcptResult::Permanent(why) => {
+                        r.status = RcptStatus::Failed(why);
+                        stats::bounced(1);
+                    }
+                    RcptResult::Temporary(why) => {
+                        errors.push(why);
+                        stats::deferred(1);
+                    }
                 }
             }
             continue;
@@ -203,14 +214,17 @@ async fn attempt(shared: &Shared, queue: &Queue, resolver: &TokioResolver, mut e
                 RcptResult::Delivered => {
                     r.status = RcptStatus::Delivered;
                     info!(queue_id = %entry.id, rcpt = %address, "delivered");
+                    stats::delivered(Via::Remote, 1, since);
                 }
                 RcptResult::Permanent(why) => {
                     info!(queue_id = %entry.id, rcpt = %address, reason = %why, "bounced");
                     r.status = RcptStatus::Failed(why);
+                    stats::bounced(1);
                 }
                 RcptResult::Temporary(why) => {
                     info!(queue_id = %entry.id, rcpt = %address, reason = %why, "deferred");
                     errors.push(why);
+                    stats::deferred(1);
                 }
             }
         }
@@ -233,6 +247,7 @@ async fn attempt(shared: &Shared, queue: &Queue, resolver: &TokioResolver, mut e
             .filter(|r| r.status == RcptStatus::Pending)
         {
             r.status = RcptStatus::Failed(why.clone());
+            stats::bounced(1);
         }
     }
     // DSN NOTIFY (RFC 3461 §4.1): by default failures are reported;
@@ -278,6 +293,11 @@ async fn attempt(shared: &Shared, queue: &Queue, resolver: &TokioResolver, mut e
     if let Err(e) = queue.store.save(&entry) {
         warn!(queue_id = %entry.id, error = %e, "cannot update a queue entry");
     }
+}
+
+/// How long a queued message has waited since it was received.
+fn waited(entry: &Entry) -> Duration {
+    Duration::from_secs((now() - entry.created).max(0) as u64)
 }
 
 /// Delivers a queued message to a local address (retry of a failed local delivery).

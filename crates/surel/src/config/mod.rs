@@ -281,15 +281,28 @@ impl Default for SmtpConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct WebConfig {
     /// HTTPS: password change, autoconfiguration, health.
-    #[serde(default)]
     pub listen: Vec<SocketAddr>,
     /// The address users are sent to, e.g. by IMAP `[ALERT]` texts.
-    #[serde(default)]
     pub public_url: Option<String>,
+    /// Plain HTTP with only /metrics and /healthz, for a private network.
+    pub admin_listen: Vec<SocketAddr>,
+    /// /healthz fails when the data dir's file system has less free space.
+    pub min_free_disk: Size,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            listen: Vec::new(),
+            public_url: None,
+            admin_listen: Vec::new(),
+            min_free_disk: Size(1 << 30),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -421,13 +434,14 @@ impl Config {
 
     /// Every configured listener: (config key, address).
     pub fn listeners(&self) -> impl Iterator<Item = (&'static str, SocketAddr)> + '_ {
-        let groups: [(&'static str, &Vec<SocketAddr>); 6] = [
+        let groups: [(&'static str, &Vec<SocketAddr>); 7] = [
             ("imap.listen", &self.imap.listen),
             ("imap.listen_tls", &self.imap.listen_tls),
             ("smtp.listen", &self.smtp.listen),
             ("smtp.submission", &self.smtp.submission),
             ("smtp.submissions", &self.smtp.submissions),
             ("web.listen", &self.web.listen),
+            ("web.admin_listen", &self.web.admin_listen),
         ];
         groups
             .into_iter()
