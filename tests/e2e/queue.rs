@@ -153,6 +153,22 @@ with smtplib.SMTP_SSL("127.0.0.1", int(sys.argv[1]), context=ctx) as s:
     message.into_bytes()
 }
 
+/// One sample from `/metrics` (on the HTTPS port, from loopback), e.g.
+/// `surel_messages_bounced_total`.
+fn metric(server: &Server, sample: &str) -> f64 {
+    let out = Command::new("curl")
+        .args(["-sk", "--max-time", "10"])
+        .arg(format!("https://127.0.0.1:{}/metrics", server.ports().web))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("{sample} missing:\n{text}"))
+        .parse()
+        .unwrap()
+}
+
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
     while !done() {
@@ -198,6 +214,15 @@ fn a_temporary_failure_is_retried_and_shown_in_words() {
     wait_for("delivery after the sink came back", || {
         sink.messages().len() == 1
     });
+    assert!(metric(&server, "surel_messages_deferred_total") >= 1.0);
+    wait_for("the delivery in the metrics", || {
+        metric(&server, "surel_messages_delivered_total{via=\"remote\"}") == 1.0
+    });
+    assert_eq!(metric(&server, "surel_messages_bounced_total"), 0.0);
+    assert_eq!(
+        metric(&server, "surel_delivery_seconds_count{via=\"remote\"}"),
+        1.0
+    );
 }
 
 #[test]
@@ -234,6 +259,8 @@ fn a_permanent_failure_bounces_to_the_sender() {
         "the original is attached: {text}"
     );
     assert!(cli(server.dir(), &["queue", "list"], "").contains("the queue is empty"));
+    assert_eq!(metric(&server, "surel_messages_bounced_total"), 1.0);
+    assert_eq!(metric(&server, "surel_queue_messages"), 0.0);
 }
 
 #[test]
