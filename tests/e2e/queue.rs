@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use support::accounts::cli;
 use support::{Server, TestConfig, free_port, surel, workspace};
 
 const PASSWORD: &str = "Hujan-Sore-77";
@@ -74,22 +75,6 @@ impl Drop for Sink {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn cli(dir: &Path, args: &[&str], stdin: &str) -> String {
-    let mut full = vec!["--config", "surel.toml"];
-    full.extend_from_slice(args);
-    let out = surel(dir, &full, stdin);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// A server whose mail for remote.test goes to 127.0.0.1:`sink_port`.

@@ -9,20 +9,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use support::accounts::cli;
 use support::{Client, Server, TestConfig, surel, workspace};
 
 const PASSWORD: &str = "Hujan-Sore-77";
-
-fn cli(dir: &Path, args: &[&str], stdin: &str) {
-    let mut full = vec!["--config", "surel.toml"];
-    full.extend_from_slice(args);
-    let out = surel(dir, &full, stdin);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn active(dir: &Path, user: &str, extra: &[&str]) {
     let address = format!("{user}@kemenkeu.go.id");
