@@ -49,6 +49,18 @@ fn csrf_field(body: &str) -> String {
 }
 
 fn change(server: &Server, jar: &Path, login: &str, current: &str, new: &str) -> Reply {
+    change_confirmed(server, jar, login, current, new, new)
+}
+
+/// Fetches the form (for its CSRF token) and posts it, in English.
+fn change_confirmed(
+    server: &Server,
+    jar: &Path,
+    login: &str,
+    current: &str,
+    new: &str,
+    confirm: &str,
+) -> Reply {
     let form = curl(server, jar, "/password?lang=en", &[]);
     assert_eq!(form.status, 200);
     let token = csrf_field(&form.body);
@@ -64,7 +76,7 @@ fn change(server: &Server, jar: &Path, login: &str, current: &str, new: &str) ->
             "--data-urlencode",
             &format!("new={new}"),
             "--data-urlencode",
-            &format!("confirm={new}"),
+            &format!("confirm={confirm}"),
             "--data-urlencode",
             &format!("csrf={token}"),
             "-d",
@@ -103,6 +115,13 @@ fn plain_http_is_refused_and_https_carries_the_security_headers() {
         assert!(home.headers.contains(header), "{header}: {}", home.headers);
     }
     assert!(curl(&server, &jar, "/healthz", &[]).body.starts_with("ok"));
+    let script = curl(&server, &jar, "/password.js", &[]);
+    assert_eq!(script.status, 200);
+    assert!(script.headers.contains("content-type: text/javascript"));
+    let style = curl(&server, &jar, "/style.css", &[]);
+    assert_eq!(style.status, 200);
+    assert!(style.headers.contains("content-type: text/css"));
+    assert_eq!(curl(&server, &jar, "/no-such-page", &[]).status, 404);
 }
 
 #[test]
@@ -151,6 +170,44 @@ fn an_issued_password_is_changed_on_the_web_and_then_works_in_imap() {
 }
 
 #[test]
+fn an_expired_password_is_changed_on_the_web_with_the_old_one() {
+    // Imported from the old server: password set 15 days ago, valid 10.
+    let config = TestConfig::new().with("[policy]\nmax_age = \"10 days\"");
+    issue(&config, "ani@kemenkeu.go.id");
+    let changed = jiff::Zoned::now().date() - jiff::Span::new().days(15);
+    let csv = config.dir.path().join("old.csv");
+    std::fs::write(
+        &csv,
+        format!("address,name,password,password_changed_at\nbudi@kemenkeu.go.id,Budi,Lama-Pass-11,{changed}\n"),
+    )
+    .unwrap();
+    cli(
+        config.dir.path(),
+        &["user", "import", csv.to_str().unwrap()],
+        "",
+    );
+    let server = Server::start(config);
+    assert_eq!(state(&server, "budi@kemenkeu.go.id"), "expired");
+    let refused = imap_login(&server, "budi@kemenkeu.go.id", "Lama-Pass-11");
+    assert!(
+        refused.contains("[EXPIRED]") && refused.contains("expired"),
+        "{refused}"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let done = change(
+        &server,
+        &tmp.path().join("jar"),
+        "KEMENKEU\\budi",
+        "Lama-Pass-11",
+        CHOSEN,
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(state(&server, "budi@kemenkeu.go.id"), "active");
+    assert!(imap_login(&server, "budi@kemenkeu.go.id", CHOSEN).contains("a OK"));
+}
+
+#[test]
 fn a_post_without_the_matching_cookie_is_refused() {
     let server = server();
     let dir = tempfile::tempdir().unwrap();
@@ -176,6 +233,57 @@ fn a_post_without_the_matching_cookie_is_refused() {
     assert_eq!(state(&server, "ani@kemenkeu.go.id"), "must_change");
 }
 
+/// The text of the form's error box.
+fn alert(body: &str) -> String {
+    let at = body.find("role=\"alert\"").expect("an error box");
+    body[at..at + body[at..].find("</div>").unwrap()].to_string()
+}
+
+#[test]
+fn every_refusal_of_the_form_says_why_and_keeps_the_login() {
+    let config = TestConfig::new().with(
+        "[auth]\nip_slowdown_after = 2\nip_refuse_after = 3\n[policy]\nlockout_threshold = 10",
+    );
+    issue(&config, "ani@kemenkeu.go.id");
+    let dir = config.dir.path();
+    cli(
+        dir,
+        &["user", "add", "siti@kemenkeu.go.id", "--password-stdin"],
+        &format!("{ISSUED}\n"),
+    );
+    cli(dir, &["user", "disable", "siti@kemenkeu.go.id"], "");
+    let server = Server::start(config);
+    let tmp = tempfile::tempdir().unwrap();
+    let jar = tmp.path().join("jar");
+    let ani = "ani@kemenkeu.go.id";
+
+    let empty = change(&server, &jar, ani, "", CHOSEN);
+    assert_eq!(empty.status, 400, "{}", empty.body);
+    assert!(alert(&empty.body).contains("fill in every field"));
+    assert!(empty.body.contains(&format!("value=\"{ani}\"")));
+
+    let differ = change_confirmed(&server, &jar, ani, ISSUED, CHOSEN, "Hujan-Sore-78");
+    assert_eq!(differ.status, 400, "{}", differ.body);
+    assert!(alert(&differ.body).contains("repetition differ"));
+    assert!(!differ.body.contains(CHOSEN), "a password was echoed back");
+
+    // Disabled: the right password is told to call the service desk.
+    let disabled = change(&server, &jar, "siti@kemenkeu.go.id", ISSUED, CHOSEN);
+    assert_eq!(disabled.status, 422, "{}", disabled.body);
+    assert!(alert(&disabled.body).contains("Contact the service desk"));
+
+    // Wrong passwords from one address: slowed, then refused for a while,
+    // even with the right one.
+    for n in 0..3 {
+        let wrong = change(&server, &jar, ani, &format!("Salah-{n}"), CHOSEN);
+        assert!(alert(&wrong.body).contains("Wrong user name or password"));
+    }
+    let throttled = change(&server, &jar, ani, ISSUED, CHOSEN);
+    assert_eq!(throttled.status, 422, "{}", throttled.body);
+    assert!(alert(&throttled.body).contains("Too many login attempts"));
+    assert_eq!(state(&server, ani), "must_change");
+}
+
 #[test]
 fn wrong_passwords_on_the_web_lock_the_account_for_imap_too() {
     let server = server();
@@ -194,10 +302,6 @@ fn wrong_passwords_on_the_web_lock_the_account_for_imap_too() {
     assert_eq!(locked.status, 422, "{}", locked.body);
     assert_eq!(state(&server, "ani@kemenkeu.go.id"), "locked");
     let unknown = change(&server, &jar, "nobody@kemenkeu.go.id", ISSUED, CHOSEN);
-    let alert = |body: &str| {
-        let at = body.find("role=\"alert\"").unwrap();
-        body[at..at + body[at..].find("</div>").unwrap()].to_string()
-    };
     assert_eq!(alert(&locked.body), alert(&unknown.body));
     let imap = imap_login(&server, "ani@kemenkeu.go.id", ISSUED);
     assert!(!imap.contains("a OK"), "{imap}");
