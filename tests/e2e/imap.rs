@@ -109,6 +109,7 @@ fn run_python(server: &Server, script: &str) {
         server.log()
     );
     assert!(report.contains("OK"), "{report}");
+    println!("{report}");
 }
 
 #[test]

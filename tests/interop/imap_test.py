@@ -96,7 +96,7 @@ class BeforeLogin(unittest.TestCase):
     def test_tls_port_offers_the_mechanisms(self):
         m = connect()
         for cap in ["IMAP4REV1", "AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR", "IDLE", "NAMESPACE", "ID",
-                    "ENABLE", "UIDPLUS", "MOVE", "UNSELECT", "LITERAL+", "CHILDREN", "CONDSTORE", "QRESYNC", "SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS", "QUOTA", "QUOTA=RES-STORAGE", "COMPRESS=DEFLATE"]:
+                    "ENABLE", "UIDPLUS", "MOVE", "UNSELECT", "LITERAL+", "CHILDREN", "CONDSTORE", "QRESYNC", "SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS", "QUOTA", "QUOTA=RES-STORAGE", "COMPRESS=DEFLATE", "ESEARCH"]:
             self.assertIn(cap, m.capabilities)
         m.logout()
 
@@ -494,6 +494,39 @@ class CondstoreQresync(unittest.TestCase):
         self.assertIn("[MODIFIED 1]", lines[-1])
         lines = r.ok("STATUS Modseq (HIGHESTMODSEQ MESSAGES)")
         self.assertIn("HIGHESTMODSEQ", lines[0])
+        r.close()
+
+    def test_esearch(self):
+        r = Raw("tono@kemenkeu.go.id")
+        r.ok("CREATE Esearch")
+        for i in range(6):
+            body = f"Subject: laporan {i}\r\n\r\nisi {i}\r\n"
+            r.sock.sendall(f"a{i} APPEND Esearch {{{len(body)}+}}\r\n{body}\r\n".encode())
+            self.assertIn(" OK ", r.file.readline().decode())
+        r.ok("SELECT Esearch")
+        r.ok("STORE 3 +FLAGS (\\Seen)")
+        # RFC 4731 §3.1 examples; the tag is quoted (Outlook needs it).
+        lines = r.ok("UID SEARCH RETURN (MIN MAX COUNT ALL) UNSEEN")
+        uids = [int(x) for x in r.ok("UID SEARCH ALL")[0].split()[2:]]
+        self.assertEqual(
+            lines[0],
+            f'* ESEARCH (TAG "r{r.n - 1}") UID MIN {uids[0]} MAX {uids[5]} COUNT 5 '
+            f"ALL {uids[0]}:{uids[1]},{uids[3]}:{uids[5]}",
+        )
+        self.assertEqual(r.ok("SEARCH RETURN () SUBJECT laporan")[0], f'* ESEARCH (TAG "r{r.n}") ALL 1:6')
+        # Nothing found: only COUNT, and no MIN/MAX/ALL.
+        self.assertEqual(r.ok("SEARCH RETURN (MIN COUNT) SUBJECT rapat")[0], f'* ESEARCH (TAG "r{r.n}") COUNT 0')
+        # Non-ASCII text in a literal after the options.
+        word = "láporan".encode()
+        r.n += 1
+        r.sock.sendall(f"r{r.n} SEARCH RETURN (COUNT) CHARSET UTF-8 SUBJECT {{{len(word)}+}}\r\n".encode() + word + b"\r\n")
+        first = r.file.readline().decode().rstrip()
+        self.assertEqual(first, f'* ESEARCH (TAG "r{r.n}") COUNT 0')
+        self.assertTrue(r.file.readline().decode().startswith(f"r{r.n} OK"))
+        # SAVE is not offered: BAD, and the connection goes on.
+        self.assertEqual(r.run("SEARCH RETURN (SAVE) ALL")[-1].split()[1], "BAD")
+        # imaplib's plain SEARCH still gets the classic reply.
+        self.assertEqual(r.ok("SEARCH SEEN")[0], "* SEARCH 3")
         r.close()
 
     def test_qresync(self):

@@ -46,6 +46,11 @@ pub struct Driver {
     compressed: bool,
     /// What rewritten commands had asked for, by tag.
     notes: HashMap<String, Note>,
+    /// Responses imap-codec cannot encode (ESEARCH), written after what
+    /// the server has queued and before the next command is read.
+    raw: Vec<u8>,
+    /// The next line continues a command after a literal.
+    after_literal: bool,
 }
 
 /// Longest line held back waiting for its end; a longer one goes to the
@@ -84,6 +89,8 @@ impl Driver {
             literal_plus: false,
             compressed: false,
             notes: HashMap::new(),
+            raw: Vec::new(),
+            after_literal: false,
         }
     }
 
@@ -95,6 +102,21 @@ impl Driver {
     /// What a rewritten command (by its tag) had asked for.
     pub fn take_note(&mut self, tag: &str) -> Option<Note> {
         self.notes.remove(tag)
+    }
+
+    /// Queues bytes to send as they are, after everything enqueued so far.
+    /// Whatever follows them in the same command must be raw too.
+    pub fn enqueue_raw(&mut self, bytes: &[u8]) {
+        self.raw.extend_from_slice(bytes);
+    }
+
+    /// Writes the raw responses; false when the connection is gone.
+    async fn write_raw(&mut self) -> bool {
+        if self.raw.is_empty() {
+            return true;
+        }
+        let raw = std::mem::take(&mut self.raw);
+        self.write(&raw).await
     }
 
     /// Forgets an announced literal the server refused (the client will
@@ -112,6 +134,7 @@ impl Driver {
             let n = self.literal_left.min(self.pending.len());
             let chunk: Vec<u8> = self.pending.drain(..n).collect();
             self.literal_left -= n;
+            self.after_literal = true;
             self.server.enqueue_input(&chunk);
             return n > 0;
         }
@@ -124,20 +147,24 @@ impl Driver {
             return false;
         };
         let line: Vec<u8> = self.pending.drain(..=end).collect();
-        if let Some((n, plus)) = announced_literal(&line) {
+        let literal = announced_literal(&line);
+        let continues = std::mem::replace(&mut self.after_literal, false);
+        let (line, note) = match literal {
+            _ if continues => (line, None),
+            Some(_) => quirks::rewrite_search(&line),
+            None => quirks::rewrite(&line),
+        };
+        if let Some((tag, note)) = note {
+            if self.notes.len() > 64 {
+                self.notes.clear();
+            }
+            self.notes.insert(tag, note);
+        }
+        if let Some((n, plus)) = literal {
             self.literal_left = n;
             self.literal_plus = plus;
-            self.server.enqueue_input(&line);
-        } else {
-            let (line, note) = quirks::rewrite(&line);
-            if let Some((tag, note)) = note {
-                if self.notes.len() > 64 {
-                    self.notes.clear();
-                }
-                self.notes.insert(tag, note);
-            }
-            self.server.enqueue_input(&line);
         }
+        self.server.enqueue_input(&line);
         true
     }
 
@@ -170,7 +197,7 @@ impl Driver {
                         return false;
                     }
                 }
-                Err(Interrupt::Io(Io::NeedMoreInput)) => return true,
+                Err(Interrupt::Io(Io::NeedMoreInput)) => return self.write_raw().await,
                 Err(Interrupt::Error(e)) => {
                     tracing::debug!(error = %e, "error while flushing");
                     return true;
@@ -197,6 +224,9 @@ impl Driver {
                 }
                 Err(Interrupt::Error(e)) => return Next::Error(e),
                 Err(Interrupt::Io(Io::NeedMoreInput)) => {
+                    if !self.write_raw().await {
+                        return Next::Closed;
+                    }
                     if !self.pending.is_empty() && self.feed() {
                         continue;
                     }
@@ -258,6 +288,8 @@ impl Driver {
                 literal_plus: false,
                 compressed: false,
                 notes,
+                raw: Vec::new(),
+                after_literal: false,
             }),
             Err(e) => {
                 tracing::info!(error = %e, "STARTTLS handshake failed");

@@ -4,9 +4,12 @@
 //!   (RFC 6154) and LIST-STATUS (RFC 5819):
 //!   `t LIST (SPECIAL-USE) "" "*" RETURN (STATUS (UNSEEN))` → `t LIST "" "*"`;
 //! - Outlook's `RFC822.PEEK` (not in RFC 3501) → `BODY.PEEK[]`, answered as RFC822;
-//! - `ID ()`, which some clients send for "no parameters" → `ID NIL`.
+//! - `ID ()`, which some clients send for "no parameters" → `ID NIL`;
+//! - ESEARCH (RFC 4731) return options:
+//!   `t UID SEARCH RETURN (MIN COUNT) UNSEEN` → `t UID SEARCH UNSEEN`.
 //!
-//! Only whole command lines without literals are touched.
+//! Only whole command lines without literals are touched, except that the
+//! first line of a SEARCH may announce one (non-ASCII search text).
 
 use imap_next::imap_types::status::StatusDataItemName;
 
@@ -19,10 +22,20 @@ pub struct ListOptions {
     pub return_status: Vec<StatusDataItemName>,
 }
 
+/// The result options of `SEARCH RETURN (…)` (RFC 4731 §3.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EsearchOptions {
+    pub min: bool,
+    pub max: bool,
+    pub all: bool,
+    pub count: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Note {
     List(ListOptions),
     Rfc822Peek,
+    Esearch(EsearchOptions),
 }
 
 /// Splits off the next token: a parenthesised list, a quoted string or an atom.
@@ -151,6 +164,44 @@ fn list(rest: &str) -> Option<(String, ListOptions)> {
 }
 
 /// Rewrites one command line (CRLF included) if it needs it.
+/// `RETURN (options) criteria` after SEARCH or UID SEARCH: the criteria
+/// and the options, or `None` when there is no RETURN or an option surel
+/// does not offer (SAVE; imap-codec then answers BAD, as RFC 4731 asks).
+fn search_return(args: &str) -> Option<(&str, EsearchOptions)> {
+    let args = args.trim_start();
+    let keyword = args.get(..6)?;
+    if !keyword.eq_ignore_ascii_case("RETURN") || !args[6..].starts_with(' ') {
+        return None;
+    }
+    let (list, criteria) = token(&args[6..])?;
+    let inner = list.strip_prefix('(')?.strip_suffix(')')?;
+    let mut options = EsearchOptions::default();
+    for word in words(inner) {
+        match word.as_str() {
+            "MIN" => options.min = true,
+            "MAX" => options.max = true,
+            "ALL" => options.all = true,
+            "COUNT" => options.count = true,
+            _ => return None,
+        }
+    }
+    if options == EsearchOptions::default() {
+        options.all = true; // `RETURN ()` means ALL
+    }
+    let criteria = criteria.trim_start();
+    (!criteria.is_empty()).then_some((criteria, options))
+}
+
+/// The ESEARCH rewrite alone, for the first line of a command that
+/// announces a literal.
+pub fn rewrite_search(line: &[u8]) -> (Vec<u8>, Option<(String, Note)>) {
+    let (rewritten, note) = rewrite(line);
+    match note {
+        Some((_, Note::Esearch(_))) => (rewritten, note),
+        _ => (line.to_vec(), None),
+    }
+}
+
 pub fn rewrite(line: &[u8]) -> (Vec<u8>, Option<(String, Note)>) {
     let unchanged = || (line.to_vec(), None);
     let Ok(text) = std::str::from_utf8(line) else {
@@ -179,6 +230,25 @@ pub fn rewrite(line: &[u8]) -> (Vec<u8>, Option<(String, Note)>) {
             }
         }
         "ID" if args.trim() == "()" => (format!("{tag} ID NIL\r\n").into_bytes(), None),
+        "SEARCH" | "UID"
+            if command.eq_ignore_ascii_case("SEARCH")
+                || args
+                    .get(..7)
+                    .is_some_and(|w| w.eq_ignore_ascii_case("SEARCH ")) =>
+        {
+            let (command, args) = if command.eq_ignore_ascii_case("UID") {
+                ("UID SEARCH", &args[7..])
+            } else {
+                ("SEARCH", args)
+            };
+            match search_return(args) {
+                Some((criteria, options)) => (
+                    format!("{tag} {command} {criteria}\r\n").into_bytes(),
+                    Some((tag.to_string(), Note::Esearch(options))),
+                ),
+                None => unchanged(),
+            }
+        }
         "FETCH" | "UID" if body.to_ascii_uppercase().contains("RFC822.PEEK") => {
             let upper = body.to_ascii_uppercase();
             let at = upper.find("RFC822.PEEK").expect("found");
@@ -236,5 +306,32 @@ mod tests {
         assert_eq!(note, Some(("7".to_string(), Note::Rfc822Peek)));
         assert_eq!(r("8 ID ()\r\n").0, "8 ID NIL\r\n");
         assert_eq!(r("9 NOOP\r\n").0, "9 NOOP\r\n");
+    }
+
+    #[test]
+    fn esearch_return_options_are_taken_off() {
+        let (line, note) = r("t1 UID SEARCH RETURN (MIN COUNT) UNSEEN\r\n");
+        assert_eq!(line, "t1 UID SEARCH UNSEEN\r\n");
+        let want = EsearchOptions {
+            min: true,
+            count: true,
+            ..Default::default()
+        };
+        assert_eq!(note, Some(("t1".into(), Note::Esearch(want))));
+        let (line, note) = r("t2 search return () charset UTF-8 all\r\n");
+        assert_eq!(line, "t2 SEARCH charset UTF-8 all\r\n");
+        assert!(matches!(note, Some((_, Note::Esearch(o))) if o.all && !o.min));
+        // SAVE is not offered; plain SEARCH stays as it is.
+        assert_eq!(r("t3 SEARCH RETURN (SAVE) ALL\r\n").1, None);
+        assert_eq!(r("t4 UID SEARCH ALL\r\n").1, None);
+        assert_eq!(r("t5 SEARCH RETURN (MIN)\r\n").1, None);
+        // A literal after the options (non-ASCII text) keeps its announcement.
+        let (line, _) = rewrite_search(b"t6 SEARCH RETURN (COUNT) CHARSET UTF-8 SUBJECT {5}\r\n");
+        assert_eq!(line, b"t6 SEARCH CHARSET UTF-8 SUBJECT {5}\r\n");
+        let (line, note) = rewrite_search(b"t7 LIST (SPECIAL-USE) \"\" {1}\r\n");
+        assert_eq!(
+            (line.as_slice(), note),
+            (&b"t7 LIST (SPECIAL-USE) \"\" {1}\r\n"[..], None)
+        );
     }
 }

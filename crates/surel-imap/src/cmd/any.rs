@@ -44,6 +44,7 @@ impl Session {
             "QUOTA",
             "QUOTA=RES-STORAGE",
             "COMPRESS=DEFLATE",
+            "ESEARCH",
         ] {
             if let Ok(cap) = Capability::try_from(name) {
                 caps.push(cap);

@@ -5,6 +5,7 @@
 use std::num::NonZeroU32;
 
 use imap_next::imap_types::core::Tag;
+use imap_next::imap_types::extensions::uidplus::UidElement;
 use imap_next::imap_types::response::Data;
 use imap_next::imap_types::search::SearchKey;
 
@@ -12,6 +13,7 @@ use surel_maildir::{Cached, Mailbox, MessageMeta};
 
 use crate::cmd::select::{resolve, storage_error};
 use crate::driver::Driver;
+use crate::quirks::{EsearchOptions, Note};
 use crate::reply;
 use crate::session::{Selected, Session, blocking};
 
@@ -154,8 +156,55 @@ fn matches(key: &SearchKey<'_>, c: &Candidate<'_>, view: &Selected, mailbox: &Ma
     }
 }
 
+/// `* ESEARCH (TAG "t") [UID] …` (RFC 4731 §3.1): MIN, MAX and ALL only
+/// when something matched, COUNT always; the tag quoted, as Outlook
+/// needs; MODSEQ after a CONDSTORE search (RFC 7162 §3.1.5).
+fn esearch_line(
+    tag: &str,
+    uid: bool,
+    options: EsearchOptions,
+    hits: &[u32],
+    modseq: Option<u64>,
+) -> String {
+    let mut line = format!("* ESEARCH (TAG \"{tag}\")");
+    if uid {
+        line.push_str(" UID");
+    }
+    if let (Some(first), Some(last)) = (hits.first(), hits.last()) {
+        if options.min {
+            line.push_str(&format!(" MIN {first}"));
+        }
+        if options.max {
+            line.push_str(&format!(" MAX {last}"));
+        }
+    }
+    if options.count {
+        line.push_str(&format!(" COUNT {}", hits.len()));
+    }
+    if options.all
+        && let Some(set) = crate::cmd::store::uid_set(hits)
+    {
+        let parts: Vec<String> = set
+            .0
+            .as_ref()
+            .iter()
+            .map(|e| match e {
+                UidElement::Single(a) => a.to_string(),
+                UidElement::Range(a, b) => format!("{a}:{b}"),
+            })
+            .collect();
+        line.push_str(&format!(" ALL {}", parts.join(",")));
+    }
+    if let Some(m) = modseq.filter(|_| !hits.is_empty()) {
+        line.push_str(&format!(" MODSEQ {m}"));
+    }
+    line.push_str("\r\n");
+    line
+}
+
 impl Session {
-    /// RFC 9051 §6.4.4 (SEARCH), §6.4.9 (UID SEARCH)
+    /// RFC 9051 §6.4.4 (SEARCH), §6.4.9 (UID SEARCH), with RFC 4731's
+    /// `RETURN (MIN MAX COUNT ALL)` answered by ESEARCH.
     pub fn search(
         &mut self,
         d: &mut Driver,
@@ -166,6 +215,10 @@ impl Session {
         let key = match criteria.len() {
             1 => criteria.into_iter().next().expect("one"),
             _ => SearchKey::And(criteria.try_into().expect("not empty")),
+        };
+        let esearch = match d.take_note(tag.as_ref()) {
+            Some(Note::Esearch(options)) => Some(options),
+            _ => None,
         };
         let with_cache = needs_cache(&key);
         let modseq_search = uses_modseq(&key);
@@ -201,6 +254,14 @@ impl Session {
             Ok((hits, highest))
         });
         match found {
+            Ok((hits, highest)) if esearch.is_some() => {
+                let options = esearch.expect("checked");
+                let modseq = modseq_search.then_some(highest);
+                let line = esearch_line(tag.as_ref(), uid, options, &hits, modseq);
+                // Raw, so the tagged reply must follow it raw as well.
+                d.enqueue_raw(line.as_bytes());
+                d.enqueue_raw(format!("{} OK SEARCH completed\r\n", tag.as_ref()).as_bytes());
+            }
             Ok((hits, highest)) => {
                 let hits: Vec<NonZeroU32> = hits.into_iter().filter_map(NonZeroU32::new).collect();
                 // RFC 7162 §3.1.5: a MODSEQ search reports the highest modseq found.
@@ -222,7 +283,33 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
-    use super::header_value;
+    use super::{EsearchOptions, esearch_line, header_value};
+
+    #[test]
+    fn esearch_lines_follow_rfc_4731() {
+        let all = EsearchOptions {
+            min: true,
+            max: true,
+            all: true,
+            count: true,
+        };
+        assert_eq!(
+            esearch_line("A282", true, all, &[2, 3, 4, 10, 11], None),
+            "* ESEARCH (TAG \"A282\") UID MIN 2 MAX 11 COUNT 5 ALL 2:4,10:11\r\n"
+        );
+        assert_eq!(
+            esearch_line("A283", false, all, &[], Some(9)),
+            "* ESEARCH (TAG \"A283\") COUNT 0\r\n"
+        );
+        let count = EsearchOptions {
+            count: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            esearch_line("t", false, count, &[7], Some(917162500)),
+            "* ESEARCH (TAG \"t\") COUNT 1 MODSEQ 917162500\r\n"
+        );
+    }
 
     #[test]
     fn header_values_are_unfolded() {

@@ -24,7 +24,7 @@ fn flag_name(flag: &Flag<'_>) -> String {
 }
 
 /// A UID set for COPYUID from a list of UIDs.
-fn uid_set(uids: &[u32]) -> Option<UidSet> {
+pub(crate) fn uid_set(uids: &[u32]) -> Option<UidSet> {
     // Runs of consecutive UIDs become ranges, keeping the order (COPYUID
     // pairs source and destination UIDs by position).
     let mut elements: Vec<UidElement> = Vec::new();
