@@ -1,0 +1,90 @@
+//! Big-folder work: fill a folder with APPEND, time FETCH of UID, FLAGS
+//! and ENVELOPE for all of it, and SEARCH TEXT over it.
+
+use std::time::Instant;
+
+use anyhow::bail;
+
+use super::client::Imap;
+use super::mix::mail;
+use crate::stats::{Samples, report};
+
+pub struct Folder {
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub mailbox: String,
+    pub label: String,
+}
+
+/// Appends until the folder holds `messages`.
+pub async fn fill(f: &Folder, messages: usize) -> anyhow::Result<()> {
+    let mut imap = Imap::login(f.port, &f.user, &f.password).await?;
+    imap.run(&format!("CREATE \"{}\"", f.mailbox)).await?;
+    let selected = imap.run(&format!("EXAMINE \"{}\"", f.mailbox)).await?;
+    let have = Imap::exists(&selected) as usize;
+    let started = Instant::now();
+    let added = imap
+        .append_many(&f.mailbox, (have..messages).map(|n| mail(n, 20)), 64)
+        .await?;
+    report(
+        &format!("imap-fill {}", f.label),
+        &[
+            ("messages", messages as f64),
+            ("appended", added as f64),
+            (
+                "appends_per_s",
+                added as f64 / started.elapsed().as_secs_f64(),
+            ),
+        ],
+    );
+    imap.run("LOGOUT").await?;
+    Ok(())
+}
+
+/// Runs `command` in the selected folder `runs` times; the median.
+async fn timed(f: &Folder, command: &str, runs: usize) -> anyhow::Result<(Samples, usize)> {
+    let mut imap = Imap::login(f.port, &f.user, &f.password).await?;
+    let selected = imap.run(&format!("EXAMINE \"{}\"", f.mailbox)).await?;
+    if !selected.ok() {
+        bail!("EXAMINE {}: {}", f.mailbox, selected.tagged);
+    }
+    let mut samples = Samples::default();
+    let mut lines = 0;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let r = imap.run(command).await?;
+        samples.push(started.elapsed());
+        if !r.ok() {
+            bail!("{command}: {}", r.tagged);
+        }
+        lines = r.untagged.len();
+    }
+    imap.run("LOGOUT").await?;
+    Ok((samples, lines))
+}
+
+pub async fn fetch_all(f: &Folder, runs: usize) -> anyhow::Result<()> {
+    let (samples, lines) = timed(f, "FETCH 1:* (UID FLAGS ENVELOPE)", runs).await?;
+    report(
+        &format!("imap-fetch-envelopes {}", f.label),
+        &[
+            ("messages", lines as f64),
+            ("median_ms", samples.quantile_ms(0.5)),
+            ("best_ms", samples.quantile_ms(0.0)),
+        ],
+    );
+    Ok(())
+}
+
+pub async fn search_text(f: &Folder, text: &str, runs: usize) -> anyhow::Result<()> {
+    let (samples, _) = timed(f, &format!("SEARCH TEXT \"{text}\""), runs).await?;
+    report(
+        &format!("imap-search-text {}", f.label),
+        &[
+            ("median_ms", samples.quantile_ms(0.5)),
+            ("best_ms", samples.quantile_ms(0.0)),
+        ],
+    );
+    Ok(())
+}

@@ -1,0 +1,240 @@
+//! surel-bench: a load tool that speaks IMAP and SMTP to any server on
+//! loopback (surel, Dovecot, Postfix alike) and prints one line of figures
+//! per workload, `NAME LABEL key=value …`. `tests/bench/run` drives it
+//! against surel and the anchors side by side. It fails only when it
+//! cannot run a workload, never because of a figure.
+
+mod disk;
+mod imap;
+mod smtp;
+mod stats;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "IMAP and SMTP load against servers on 127.0.0.1")]
+struct Cli {
+    /// Names the server in the output lines (e.g. surel, dovecot).
+    #[arg(long, global = true, default_value = "server")]
+    label: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct Login {
+    /// Plain IMAP port on 127.0.0.1 (LOGIN without TLS on loopback).
+    #[arg(long)]
+    port: u16,
+    #[arg(long)]
+    user: String,
+    #[arg(long)]
+    password: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fsynced file creations per second in DIR (the disk's limit).
+    Disk {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 2000)]
+        count: usize,
+    },
+    /// Messages over SMTP, one after another per connection.
+    Smtp {
+        #[arg(long)]
+        port: u16,
+        #[arg(long)]
+        rcpt: String,
+        #[arg(long, default_value_t = 1000)]
+        messages: usize,
+        #[arg(long, default_value_t = 1)]
+        connections: usize,
+        /// Message size in bytes.
+        #[arg(long, default_value_t = 1024)]
+        size: usize,
+        /// The recipient's maildir: wait until every message is a file in it.
+        #[arg(long)]
+        maildir: Option<PathBuf>,
+    },
+    /// A Thunderbird-like session mix on C clients for S seconds.
+    ImapMix {
+        #[arg(long)]
+        port: u16,
+        /// Users, e.g. bench1@bench.test,bench2@bench.test; client N uses user N mod count.
+        #[arg(long, value_delimiter = ',')]
+        users: Vec<String>,
+        #[arg(long)]
+        password: String,
+        #[arg(long, default_value_t = 1)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Fill MAILBOX up to N messages with pipelined APPEND.
+    ImapFill {
+        #[command(flatten)]
+        login: Login,
+        #[arg(long)]
+        mailbox: String,
+        #[arg(long)]
+        messages: usize,
+    },
+    /// FETCH 1:* (UID FLAGS ENVELOPE) of MAILBOX, RUNS times.
+    ImapFetch {
+        #[command(flatten)]
+        login: Login,
+        #[arg(long)]
+        mailbox: String,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// SEARCH TEXT over MAILBOX, RUNS times.
+    ImapSearch {
+        #[command(flatten)]
+        login: Login,
+        #[arg(long)]
+        mailbox: String,
+        #[arg(long)]
+        text: String,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// Logins per second: each user's first (cold), then ROUNDS more (repeated).
+    ImapLogins {
+        #[arg(long)]
+        port: u16,
+        #[arg(long, value_delimiter = ',')]
+        users: Vec<String>,
+        #[arg(long)]
+        password: String,
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
+    /// Memory (PSS) of N idle IDLE sessions, summed over processes named NAMES.
+    ImapIdle {
+        #[command(flatten)]
+        login: Login,
+        #[arg(long, default_value_t = 1000)]
+        connections: usize,
+        #[arg(long, value_delimiter = ',')]
+        process_names: Vec<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    raise_fd_limit();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let label = cli.label;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Disk { dir, count } => {
+                let rate = disk::fsync_creations(&dir, count)?;
+                stats::report(&format!("disk {label}"), &[("creations_per_s", rate)]);
+                Ok(())
+            }
+            Command::Smtp {
+                port,
+                rcpt,
+                messages,
+                connections,
+                size,
+                maildir,
+            } => {
+                smtp::run(smtp::SmtpLoad {
+                    port,
+                    rcpt,
+                    messages,
+                    connections,
+                    size,
+                    maildir,
+                    label,
+                })
+                .await
+            }
+            Command::ImapMix {
+                port,
+                users,
+                password,
+                clients,
+                seconds,
+            } => {
+                imap::mix::run(imap::mix::Mix {
+                    port,
+                    users,
+                    password,
+                    clients,
+                    seconds,
+                    label,
+                })
+                .await
+            }
+            Command::ImapFill {
+                login,
+                mailbox,
+                messages,
+            } => imap::bulk::fill(&folder(login, mailbox, label), messages).await,
+            Command::ImapFetch {
+                login,
+                mailbox,
+                runs,
+            } => imap::bulk::fetch_all(&folder(login, mailbox, label), runs).await,
+            Command::ImapSearch {
+                login,
+                mailbox,
+                text,
+                runs,
+            } => imap::bulk::search_text(&folder(login, mailbox, label), &text, runs).await,
+            Command::ImapLogins {
+                port,
+                users,
+                password,
+                clients,
+                rounds,
+            } => imap::sessions::logins(port, users, password, clients, rounds, &label).await,
+            Command::ImapIdle {
+                login,
+                connections,
+                process_names,
+            } => {
+                imap::sessions::idle_memory(
+                    login.port,
+                    login.user,
+                    login.password,
+                    connections,
+                    process_names,
+                    &label,
+                )
+                .await
+            }
+        }
+    })
+}
+
+fn folder(login: Login, mailbox: String, label: String) -> imap::bulk::Folder {
+    imap::bulk::Folder {
+        port: login.port,
+        user: login.user,
+        password: login.password,
+        mailbox,
+        label,
+    }
+}
+
+/// 1,000 idle sessions need more descriptors than the usual soft limit.
+fn raise_fd_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if let Some(max) = limit.maximum {
+        limit.current = Some(max.min(65536));
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
+}

@@ -1,0 +1,39 @@
+"""Prints the side-by-side table from surel-bench result lines.
+
+    python3 tests/bench/table.py RESULTS
+
+Each line is `WORKLOAD SERVER:VARIANT key=value …`. For every workload,
+variant and figure, the row shows surel's value, the anchor's (Dovecot
+or Postfix), the ratio surel / anchor and whether surel is ahead
+(higher is better for rates, lower for times and memory).
+"""
+import sys
+from collections import OrderedDict
+
+rows = OrderedDict()
+for line in open(sys.argv[1]):
+    parts = line.split()
+    if len(parts) < 3 or ":" not in parts[1]:
+        continue
+    workload, (server, variant) = parts[0], parts[1].split(":", 1)
+    for kv in parts[2:]:
+        key, value = kv.split("=")
+        rows.setdefault((workload, variant, key), {})[server] = float(value)
+
+SKIP = {"messages", "appended", "clients", "ops", "users", "connections", "loaded_kib"}
+print(f"| workload | variant | figure | surel | anchor | surel/anchor | surel ahead |")
+print("|---|---|---|---:|---:|---:|---|")
+for (workload, variant, key), values in rows.items():
+    if key in SKIP:
+        continue
+    surel = values.get("surel")
+    anchor_name = next((k for k in values if k != "surel"), None)
+    anchor = values.get(anchor_name) if anchor_name else None
+    fmt = lambda v: "—" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:,.2f}")
+    ratio = f"{surel / anchor:.2f}" if surel is not None and anchor else "—"
+    higher_better = key.endswith("_per_s")
+    ahead = "—"
+    if surel is not None and anchor is not None:
+        ahead = "yes" if (surel >= anchor if higher_better else surel <= anchor) else "**no**"
+    who = f"{anchor_name}" if anchor_name else ""
+    print(f"| {workload} | {variant} | {key} | {fmt(surel)} | {fmt(anchor)} {who} | {ratio} | {ahead} |")
