@@ -116,6 +116,11 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// Memory (PSS) now of the processes named NAMES, summed.
+    Pss {
+        #[arg(long, value_delimiter = ',')]
+        process_names: Vec<String>,
+    },
     /// Memory (PSS) of N idle IDLE sessions, summed over processes named NAMES.
     ImapIdle {
         #[command(flatten)]
@@ -200,6 +205,11 @@ fn main() -> anyhow::Result<()> {
                 clients,
                 rounds,
             } => imap::sessions::logins(port, users, password, clients, rounds, &label).await,
+            Command::Pss { process_names } => {
+                let kib = imap::sessions::pss_kib(&process_names);
+                stats::report(&format!("memory {label}"), &[("pss_kib", kib as f64)]);
+                Ok(())
+            }
             Command::ImapIdle {
                 login,
                 connections,

@@ -21,8 +21,23 @@ pub struct Folder {
 pub async fn fill(f: &Folder, messages: usize) -> anyhow::Result<()> {
     let mut imap = Imap::login(f.port, &f.user, &f.password).await?;
     imap.run(&format!("CREATE \"{}\"", f.mailbox)).await?;
-    let selected = imap.run(&format!("EXAMINE \"{}\"", f.mailbox)).await?;
-    let have = Imap::exists(&selected) as usize;
+    // STATUS, not EXAMINE: appending into the selected folder would also
+    // measure the per-append update of that session.
+    let status = imap
+        .run(&format!("STATUS \"{}\" (MESSAGES)", f.mailbox))
+        .await?;
+    let have = status
+        .untagged
+        .iter()
+        .find_map(|l| {
+            l.split("MESSAGES ")
+                .nth(1)?
+                .trim_end_matches(')')
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0usize);
     let started = Instant::now();
     let added = imap
         .append_many(&f.mailbox, (have..messages).map(|n| mail(n, 20)), 64)
