@@ -51,7 +51,14 @@ pub struct Driver {
     raw: Vec<u8>,
     /// The next line continues a command after a literal.
     after_literal: bool,
+    /// Responses made but not yet written: written together, one system
+    /// call (and one TLS record) for many, when the server waits for input
+    /// or this grows past `OUT_CHUNK`.
+    out: Vec<u8>,
 }
+
+/// How much made output is held before it is written.
+const OUT_CHUNK: usize = 64 * 1024;
 
 /// Longest line held back waiting for its end; a longer one goes to the
 /// server, which refuses it as too long.
@@ -91,6 +98,7 @@ impl Driver {
             notes: HashMap::new(),
             raw: Vec::new(),
             after_literal: false,
+            out: Vec::new(),
         }
     }
 
@@ -111,12 +119,27 @@ impl Driver {
     }
 
     /// Writes the raw responses; false when the connection is gone.
-    async fn write_raw(&mut self) -> bool {
-        if self.raw.is_empty() {
+    /// Writes the held output, then the raw responses; false when the
+    /// connection is gone.
+    async fn write_out(&mut self) -> bool {
+        self.out.append(&mut self.raw);
+        if self.out.is_empty() {
             return true;
         }
-        let raw = std::mem::take(&mut self.raw);
-        self.write(&raw).await
+        let out = std::mem::take(&mut self.out);
+        let written = self.write(&out).await;
+        // Keep the allocation for the next responses unless it grew big.
+        if out.capacity() <= OUT_CHUNK * 2 {
+            self.out = out;
+            self.out.clear();
+        }
+        written
+    }
+
+    /// Holds `bytes` to send; writes when enough is held.
+    async fn hold(&mut self, bytes: &[u8]) -> bool {
+        self.out.extend_from_slice(bytes);
+        self.out.len() < OUT_CHUNK || self.write_out().await
     }
 
     /// Forgets an announced literal the server refused (the client will
@@ -193,14 +216,14 @@ impl Driver {
                     continue;
                 }
                 Err(Interrupt::Io(Io::Output(bytes))) => {
-                    if !self.write(&bytes).await {
+                    if !self.hold(&bytes).await {
                         return false;
                     }
                 }
-                Err(Interrupt::Io(Io::NeedMoreInput)) => return self.write_raw().await,
+                Err(Interrupt::Io(Io::NeedMoreInput)) => return self.write_out().await,
                 Err(Interrupt::Error(e)) => {
                     tracing::debug!(error = %e, "error while flushing");
-                    return true;
+                    return self.write_out().await;
                 }
             }
         }
@@ -216,15 +239,25 @@ impl Driver {
         loop {
             match self.server.next() {
                 Ok(Event::GreetingSent { .. } | Event::ResponseSent { .. }) => continue,
-                Ok(event) => return Next::Event(event),
+                Ok(event) => {
+                    return match self.write_out().await {
+                        true => Next::Event(event),
+                        false => Next::Closed,
+                    };
+                }
                 Err(Interrupt::Io(Io::Output(bytes))) => {
-                    if !self.write(&bytes).await {
+                    if !self.hold(&bytes).await {
                         return Next::Closed;
                     }
                 }
-                Err(Interrupt::Error(e)) => return Next::Error(e),
+                Err(Interrupt::Error(e)) => {
+                    return match self.write_out().await {
+                        true => Next::Error(e),
+                        false => Next::Closed,
+                    };
+                }
                 Err(Interrupt::Io(Io::NeedMoreInput)) => {
-                    if !self.write_raw().await {
+                    if !self.write_out().await {
                         return Next::Closed;
                     }
                     if !self.pending.is_empty() && self.feed() {
@@ -290,6 +323,7 @@ impl Driver {
                 notes,
                 raw: Vec::new(),
                 after_literal: false,
+                out: Vec::new(),
             }),
             Err(e) => {
                 tracing::info!(error = %e, "STARTTLS handshake failed");

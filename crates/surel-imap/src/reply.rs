@@ -90,10 +90,15 @@ pub fn wire_mailbox(name: &str) -> WireMailbox<'static> {
 
 /// An IMAP string (quoted or literal as needed).
 pub fn istring(s: impl Into<String>) -> IString<'static> {
+    use imap_next::imap_types::core::{Literal, Quoted};
     let s: String = s.into();
-    IString::try_from(s.clone())
-        .or_else(|_| IString::try_from(s.into_bytes()))
-        .unwrap_or_else(|_| IString::try_from("").expect("empty quoted"))
+    // Validated first so the string moves into the reply uncopied.
+    let made = if Quoted::validate(&s).is_ok() {
+        Quoted::try_from(s).map(IString::Quoted)
+    } else {
+        Literal::try_from(s.into_bytes()).map(IString::Literal)
+    };
+    made.unwrap_or_else(|_| IString::try_from("").expect("empty quoted"))
 }
 
 /// NIL for None or empty, a string otherwise.

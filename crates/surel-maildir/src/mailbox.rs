@@ -260,8 +260,10 @@ impl Mailbox {
     pub(crate) fn find_folder(&self, canonical: &str) -> Result<Option<Folder>> {
         Ok(self
             .db
-            .query_row(
+            .prepare_cached(
                 "SELECT id, name, uidvalidity, uidnext, highestmodseq, subscribed FROM folders WHERE name = ?1",
+            )?
+            .query_row(
                 [canonical],
                 |r| {
                     Ok(Folder {

@@ -68,6 +68,56 @@ impl Mailbox {
             .ok_or(Error::NoSuchMessage(uid))
     }
 
+    /// The caches of `uids` (None for one expunged meanwhile), read in one
+    /// snapshot of the index: a FETCH of many messages reads them in
+    /// batches. Ascending UIDs without big gaps (`1:*`) are read as one
+    /// range, others one by one. Without `with_mime` the MIME tree is left
+    /// empty (ENVELOPE and header fetches need only the header).
+    pub fn cached_many(
+        &self,
+        folder: &str,
+        uids: &[u32],
+        with_mime: bool,
+    ) -> Result<Vec<Option<Cached>>> {
+        let f = self.folder(folder)?;
+        let mut out: Vec<Option<Cached>> = uids.iter().map(|_| None).collect();
+        let (Some(&first), Some(&last)) = (uids.first(), uids.last()) else {
+            return Ok(out);
+        };
+        let snapshot = self.db.unchecked_transaction()?;
+        let ascending = uids.windows(2).all(|w| w[0] < w[1]);
+        if ascending && (last - first) as usize <= uids.len() * 2 {
+            let mut stmt = snapshot.prepare_cached(
+                "SELECT header, CASE WHEN ?4 THEN mime ELSE '' END, subject, from_addr, to_addr, cc_addr,
+                   bcc_addr, sent_date, message_id, uid
+                 FROM messages WHERE folder_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid",
+            )?;
+            let mut rows = stmt.query(params![f.id, first, last, with_mime])?;
+            let mut i = 0;
+            while let Some(row) = rows.next()? {
+                let uid: u32 = row.get(9)?;
+                while i < uids.len() && uids[i] < uid {
+                    i += 1;
+                }
+                if i < uids.len() && uids[i] == uid {
+                    out[i] = Some(cached_row(row)?);
+                }
+            }
+        } else {
+            let mut stmt = snapshot.prepare_cached(
+                "SELECT header, CASE WHEN ?3 THEN mime ELSE '' END, subject, from_addr, to_addr, cc_addr,
+                   bcc_addr, sent_date, message_id
+                 FROM messages WHERE folder_id = ?1 AND uid = ?2",
+            )?;
+            for (slot, uid) in out.iter_mut().zip(uids) {
+                *slot = stmt
+                    .query_row(params![f.id, uid, with_mime], cached_row)
+                    .optional()?;
+            }
+        }
+        Ok(out)
+    }
+
     /// Calls `visit` with the cache of every message with a UID in
     /// `first..=last`, in UID order, without loading them all at once.
     pub fn for_each_cached(
@@ -368,10 +418,13 @@ pub(crate) fn delete_row(tx: &rusqlite::Transaction<'_>, folder_id: i64, uid: u3
 }
 
 fn cached_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Cached> {
-    let mime: String = r.get(1)?;
+    let mime: &str = r.get_ref(1)?.as_str()?;
     Ok(Cached {
         header: r.get(0)?,
-        mime: serde_json::from_str::<MimePart>(&mime).unwrap_or_default(),
+        mime: match mime {
+            "" => MimePart::default(),
+            json => serde_json::from_str::<MimePart>(json).unwrap_or_default(),
+        },
         fields: Fields {
             subject: r.get(2)?,
             from: r.get(3)?,
