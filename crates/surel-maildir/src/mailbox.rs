@@ -183,6 +183,13 @@ impl Mailbox {
         let _ = self.db.execute_batch("PRAGMA shrink_memory");
     }
 
+    /// Holds one read snapshot of the index until the guard drops: many
+    /// reads in a row (SEARCH over a folder) then share one lock instead of
+    /// taking one each. Nothing that writes may run while it is held.
+    pub fn snapshot(&self) -> Result<rusqlite::Transaction<'_>> {
+        Ok(self.db.unchecked_transaction()?)
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

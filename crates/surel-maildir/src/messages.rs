@@ -139,12 +139,16 @@ impl Mailbox {
         Ok(())
     }
 
-    /// Whether the decoded body text of a message contains `needle` (SEARCH BODY/TEXT).
-    pub fn body_contains(&self, folder: &str, uid: u32, needle: &str) -> Result<bool> {
-        Ok(crate::parse::body_contains(
-            &self.read(folder, uid)?,
-            needle,
-        ))
+    /// Whether the decoded body text of a message contains `needle` (SEARCH
+    /// BODY/TEXT). `meta` is as the caller last read it: its file is tried
+    /// first, the index only when its flags (and so its name) changed since.
+    pub fn body_contains(&self, folder: &str, meta: &MessageMeta, needle: &str) -> Result<bool> {
+        let raw = match fs::read(self.message_path(folder, meta)) {
+            Ok(raw) => raw,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.read(folder, meta.uid)?,
+            Err(e) => return Err(Error::io(self.message_path(folder, meta))(e)),
+        };
+        Ok(crate::parse::body_contains(&raw, needle))
     }
 
     /// Changes flags of `uids`; with `unchanged_since`, only messages whose

@@ -91,7 +91,13 @@ fn delivery_writes_a_dovecot_named_file_and_indexes_it() {
     assert_eq!(meta.size, MSG.len() as u64);
     let s = mb.status("INBOX").unwrap();
     assert_eq!((s.messages, s.unseen, s.uidnext), (1, 1, 2));
-    assert!(mb.body_contains("INBOX", 1, "JAM 9").unwrap());
+    assert!(mb.body_contains("INBOX", &meta, "JAM 9").unwrap());
+    // With flags changed since (the file moved to cur/), the stale meta
+    // still finds the message.
+    let seen = Flags::from_names(["\\Seen"]);
+    mb.store_flags("INBOX", &[1], FlagChange::Add, &seen, None)
+        .unwrap();
+    assert!(mb.body_contains("INBOX", &meta, "JAM 9").unwrap());
 
     // APPEND with flags and a date goes straight to cur/ with letters.
     let b = mb

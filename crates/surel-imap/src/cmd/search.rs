@@ -138,7 +138,7 @@ fn matches(key: &SearchKey<'_>, c: &Candidate<'_>, view: &Selected, mailbox: &Ma
                 .is_some_and(|v| v.contains(&text_of(value)))
         }
         Body(s) => mailbox
-            .body_contains(&view.name, c.meta.uid, &text_of(s))
+            .body_contains(&view.name, c.meta, &text_of(s))
             .unwrap_or(false),
         ModSequence { modseq, .. } => c.meta.modseq >= *modseq,
         Text(s) => {
@@ -148,7 +148,7 @@ fn matches(key: &SearchKey<'_>, c: &Candidate<'_>, view: &Selected, mailbox: &Ma
                     .to_lowercase()
                     .contains(&needle)
             }) || mailbox
-                .body_contains(&view.name, c.meta.uid, &needle)
+                .body_contains(&view.name, c.meta, &needle)
                 .unwrap_or(false)
         }
         #[allow(unreachable_patterns)]
@@ -228,7 +228,9 @@ impl Session {
         let (Some(view), Some(user)) = (self.selected.as_ref(), self.user.as_mut()) else {
             return;
         };
+        // One snapshot of the index for the whole search, not one per message.
         let found = blocking(|| -> surel_maildir::Result<(Vec<u32>, u64)> {
+            let _snapshot = user.mailbox.snapshot()?;
             let metas = user.mailbox.messages(&view.name)?;
             let mut hits = Vec::new();
             let mut highest = 0u64;
