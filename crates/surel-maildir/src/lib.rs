@@ -16,6 +16,7 @@ mod messages;
 pub mod names;
 pub mod notify;
 pub mod parse;
+mod pool;
 mod scan;
 mod schema;
 
@@ -27,6 +28,7 @@ pub use mailbox::{Folder, Mailbox, MessageMeta, Quota, Usage};
 pub use messages::{Copied, FlagChange, Stored};
 pub use notify::{Change, Event};
 pub use parse::{Cached, Fields, MimePart};
+pub use pool::Pool;
 pub use scan::Rescan;
 
 use std::path::{Path, PathBuf};

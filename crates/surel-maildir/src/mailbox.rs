@@ -11,7 +11,7 @@
 //!   nothing reaches outside `root`.
 
 use std::fs;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -72,6 +72,8 @@ pub struct Mailbox {
     pub(crate) changes: broadcast::Sender<Change>,
     /// Taken around every write transaction (see `notify::writer_lock`).
     pub(crate) writer: std::sync::Arc<std::sync::Mutex<()>>,
+    /// The index file's inode when opened (see `index_is_current`).
+    pub(crate) index_inode: u64,
 }
 
 impl std::fmt::Debug for Mailbox {
@@ -162,7 +164,9 @@ impl Mailbox {
         // (the OS caches the file anyway).
         db.pragma_update(None, "cache_size", -256)?;
         schema::migrate(&mut db)?;
+        let index_inode = fs::metadata(&index).map_err(Error::io(&index))?.ino();
         let mut mailbox = Mailbox {
+            index_inode,
             changes: notify::sender(root),
             writer: notify::writer_lock(root),
             root: root.to_path_buf(),
@@ -188,6 +192,12 @@ impl Mailbox {
     /// taking one each. Nothing that writes may run while it is held.
     pub fn snapshot(&self) -> Result<rusqlite::Transaction<'_>> {
         Ok(self.db.unchecked_transaction()?)
+    }
+
+    /// Whether the index this handle has open is still the one at its
+    /// path (not removed, or removed and made again, since it was opened).
+    pub fn index_is_current(&self) -> bool {
+        fs::metadata(self.root.join(schema::INDEX_FILE)).is_ok_and(|m| m.ino() == self.index_inode)
     }
 
     pub fn root(&self) -> &Path {

@@ -1,17 +1,16 @@
 //! From an accepted message to files in maildirs: the From: check of
 //! submission, the trace and missing header fields, and local delivery.
 
-use std::path::Path;
-
 use mail_parser::MessageParser;
 
 use surel_auth::{Account, Store};
-use surel_maildir::{Mailbox, Quota};
+use surel_maildir::Quota;
 use surel_net::ConnInfo;
 
 use crate::Role;
 use crate::recipients;
 use crate::reply::Reply;
+use crate::session::Shared;
 
 /// Submission: every From: address must be the user's or an alias of theirs.
 pub fn check_from(store: &Store, user: &Account, message: &[u8]) -> Option<Reply> {
@@ -141,16 +140,16 @@ pub fn message_id(message: &[u8]) -> String {
 
 /// Delivers into each account's INBOX; one result per account.
 pub fn to_maildirs(
-    data_dir: &Path,
+    shared: &Shared,
     accounts: &[Account],
     message: &[u8],
 ) -> Vec<(String, surel_maildir::Result<()>)> {
-    to_maildirs_folder(data_dir, accounts, message, "INBOX")
+    to_maildirs_folder(shared, accounts, message, "INBOX")
 }
 
 /// Delivers into `folder` of each account (INBOX, or Junk for quarantine).
 pub fn to_maildirs_folder(
-    data_dir: &Path,
+    shared: &Shared,
     accounts: &[Account],
     message: &[u8],
     folder: &str,
@@ -158,12 +157,12 @@ pub fn to_maildirs_folder(
     accounts
         .iter()
         .map(|account| {
-            let dir = surel_maildir::mailbox_dir(data_dir, &account.domain, &account.local);
+            let dir = surel_maildir::mailbox_dir(&shared.data_dir, &account.domain, &account.local);
             let quota = Quota {
                 storage: account.quota_bytes,
                 messages: None,
             };
-            let result = Mailbox::open(&dir, quota).and_then(|mut mb| {
+            let result = shared.mailboxes.with(&dir, quota, |mb| {
                 mb.append(folder, message, &surel_maildir::Flags::new(), None)
                     .map(|_| ())
             });

@@ -46,6 +46,8 @@ pub struct Shared {
     pub checks: Option<crate::checks::InboundChecks>,
     /// The outbound queue; without it, mail for other domains is refused with 451.
     pub queue: Option<Arc<crate::queue::runner::Queue>>,
+    /// Open mailboxes reused from one delivery to the next.
+    pub mailboxes: surel_maildir::Pool,
 }
 
 /// One accepted recipient.
@@ -854,8 +856,7 @@ impl Session {
         let folder = if junk { "Junk" } else { "INBOX" };
         // The message comes back from the blocking task for a possible retry.
         let outcome = tokio::task::spawn_blocking(move || {
-            let results =
-                crate::deliver::to_maildirs_folder(&shared.data_dir, &accounts, &stamped, folder);
+            let results = crate::deliver::to_maildirs_folder(&shared, &accounts, &stamped, folder);
             (results, stamped)
         })
         .await;

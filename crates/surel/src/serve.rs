@@ -184,6 +184,8 @@ async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::
         rate_limit: surel_smtp::RateLimit::new(config.smtp.rate_limit_per_hour),
         queue: Some(Arc::clone(&queue)),
         checks: inbound_checks(&config)?,
+        // Enough for the busiest recipients; each holds a SQLite connection.
+        mailboxes: surel_maildir::Pool::new(16),
     });
 
     let port = |addrs: &[std::net::SocketAddr], standard: u16| {

@@ -309,7 +309,7 @@ fn deliver_locally(shared: &Shared, address: &str, message: &[u8]) -> RcptResult
     if resolved.accounts.is_empty() {
         return RcptResult::Permanent(format!("550 5.1.1 <{address}>: no such user here"));
     }
-    for (_, result) in crate::deliver::to_maildirs(&shared.data_dir, &resolved.accounts, message) {
+    for (_, result) in crate::deliver::to_maildirs(shared, &resolved.accounts, message) {
         match result {
             Ok(()) => {}
             Err(surel_maildir::Error::OverQuota { .. }) => {
@@ -337,9 +337,7 @@ fn notify_sender(
     let store = shared.auth.store();
     match crate::recipients::resolve(store, &entry.sender) {
         Ok(resolved) if !resolved.accounts.is_empty() => {
-            for (address, result) in
-                crate::deliver::to_maildirs(&shared.data_dir, &resolved.accounts, &dsn)
-            {
+            for (address, result) in crate::deliver::to_maildirs(shared, &resolved.accounts, &dsn) {
                 if let Err(e) = result {
                     warn!(queue_id = %entry.id, to = %address, error = %e, "cannot deliver a delivery notice");
                 }
