@@ -20,7 +20,7 @@ for line in open(sys.argv[1]):
         key, value = kv.split("=")
         rows.setdefault((workload, variant, key), {})[server] = float(value)
 
-SKIP = {"messages", "appended", "clients", "ops", "users", "connections", "loaded_kib"}
+SKIP = {"messages", "appended", "written", "written_per_s", "clients", "ops", "users", "connections", "loaded_kib"}
 print(f"| workload | variant | figure | surel | anchor | surel/anchor | surel ahead |")
 print("|---|---|---|---:|---:|---:|---|")
 for (workload, variant, key), values in rows.items():

@@ -74,7 +74,9 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
-    /// Fill MAILBOX up to N messages with pipelined APPEND.
+    /// Fill MAILBOX up to N messages with pipelined APPEND, or with
+    /// --maildir by writing the files into DIR/.MAILBOX/new/ and letting
+    /// the server index them (on STATUS).
     ImapFill {
         #[command(flatten)]
         login: Login,
@@ -82,6 +84,9 @@ enum Command {
         mailbox: String,
         #[arg(long)]
         messages: usize,
+        /// The user's maildir root as the server sees it.
+        #[arg(long)]
+        maildir: Option<std::path::PathBuf>,
     },
     /// FETCH 1:* (UID FLAGS ENVELOPE) of MAILBOX, RUNS times.
     ImapFetch {
@@ -186,7 +191,14 @@ fn main() -> anyhow::Result<()> {
                 login,
                 mailbox,
                 messages,
-            } => imap::bulk::fill(&folder(login, mailbox, label), messages).await,
+                maildir,
+            } => {
+                let f = folder(login, mailbox, label);
+                match maildir {
+                    Some(dir) => imap::bulk::fill_files(&f, messages, &dir).await,
+                    None => imap::bulk::fill(&f, messages).await,
+                }
+            }
             Command::ImapFetch {
                 login,
                 mailbox,
