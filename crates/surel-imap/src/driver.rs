@@ -102,6 +102,12 @@ impl Driver {
         }
     }
 
+    /// Gives back buffer memory while the session waits (IDLE).
+    pub fn shrink(&mut self) {
+        self.out = Vec::new();
+        self.pending.shrink_to_fit();
+    }
+
     /// True when the client sent bytes that the server has not read yet.
     pub fn has_pending_input(&self) -> bool {
         !self.pending.is_empty()

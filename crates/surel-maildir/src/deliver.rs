@@ -100,7 +100,9 @@ impl Mailbox {
                 let writer = std::sync::Arc::clone(&self.writer);
                 let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
                 let tx = self
-                    .db
+                    .conn
+                    .as_mut()
+                    .ok_or(Error::Parked)?
                     .transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let (uid, modseq): (i64, i64) = next_uid(&tx, f.id)?;
                 insert_message(

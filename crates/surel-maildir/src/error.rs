@@ -39,6 +39,10 @@ pub enum Error {
     },
     #[error("mail index error: {0}")]
     Index(#[from] rusqlite::Error),
+    /// The handle's index connection is closed (`Mailbox::park`): a bug
+    /// in the caller, answered like local trouble.
+    #[error("mail index connection is parked")]
+    Parked,
 }
 
 impl Error {

@@ -38,7 +38,7 @@ impl Mailbox {
     pub fn list(&mut self) -> Result<Vec<FolderInfo>> {
         self.discover_folders()?;
         let mut stmt = self
-            .db
+            .db()?
             .prepare("SELECT name, subscribed FROM folders ORDER BY name = 'INBOX' DESC, name")?;
         let rows: Vec<(String, bool)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -148,7 +148,9 @@ impl Mailbox {
         let writer = std::sync::Arc::clone(&self.writer);
         let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = self
-            .db
+            .conn
+            .as_mut()
+            .ok_or(Error::Parked)?
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for (old, new) in &done {
             tx.execute(
@@ -186,7 +188,7 @@ impl Mailbox {
             .join(format!(".deleting-{}", crate::filename::new_base(0, 0)));
         make_dir(&self.root.join("tmp"))?;
         fs::rename(&dir, &trash).map_err(Error::io(&dir))?;
-        self.db
+        self.db()?
             .execute("DELETE FROM folders WHERE id = ?1", [folder.id])?;
         let _ = fs::remove_dir_all(&trash);
         Ok(())
@@ -194,7 +196,7 @@ impl Mailbox {
 
     pub fn subscribe(&mut self, name: &str, subscribed: bool) -> Result<()> {
         let folder = self.folder(name)?;
-        self.db.execute(
+        self.db()?.execute(
             "UPDATE folders SET subscribed = ?2 WHERE id = ?1",
             params![folder.id, subscribed],
         )?;
@@ -203,7 +205,7 @@ impl Mailbox {
 
     pub fn status(&self, name: &str) -> Result<Status> {
         let f = self.folder(name)?;
-        let (messages, unseen, deleted, size): (i64, i64, i64, i64) = self.db.query_row(
+        let (messages, unseen, deleted, size): (i64, i64, i64, i64) = self.db()?.query_row(
             "SELECT COUNT(*), COALESCE(SUM(sys & 1 = 0), 0), COALESCE(SUM(sys & 8 <> 0), 0), COALESCE(SUM(vsize), 0)
              FROM messages WHERE folder_id = ?1",
             [f.id],

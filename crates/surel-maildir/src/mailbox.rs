@@ -67,7 +67,8 @@ pub struct MessageMeta {
 
 pub struct Mailbox {
     pub(crate) root: PathBuf,
-    pub(crate) db: Connection,
+    /// The index connection; None while parked (see `park`).
+    pub(crate) conn: Option<Connection>,
     pub(crate) quota: Quota,
     pub(crate) changes: broadcast::Sender<Change>,
     /// Taken around every write transaction (see `notify::writer_lock`).
@@ -100,6 +101,40 @@ pub(crate) fn make_folder_dirs(dir: &Path) -> Result<()> {
         make_dir(&dir.join(sub))?;
     }
     Ok(())
+}
+
+/// An index connection as every handle uses it.
+fn connect(index: &Path) -> Result<Connection> {
+    let db = Connection::open(index)?;
+    db.busy_timeout(Duration::from_secs(30))?;
+    set_wal(&db)?;
+    db.pragma_update(None, "synchronous", "FULL")?;
+    db.pragma_update(None, "foreign_keys", "ON")?;
+    // Every IMAP session holds a connection: keep its page cache small
+    // (the OS caches the file anyway).
+    db.pragma_update(None, "cache_size", -256)?;
+    Ok(db)
+}
+
+/// Puts the index in WAL mode (it stays so). Switching needs the database
+/// to itself, and SQLite answers BUSY at once rather than waiting when
+/// other sessions open the same new index at that moment: try again.
+fn set_wal(db: &Connection) -> Result<()> {
+    let mut tries = 0;
+    loop {
+        let mode: rusqlite::Result<String> =
+            db.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0));
+        match mode {
+            Ok(_) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && tries < 500 =>
+            {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// fsyncs a directory, so a rename or create in it survives a crash.
@@ -155,14 +190,7 @@ impl Mailbox {
             .map_err(Error::io(&index))?;
         fs::set_permissions(&index, fs::Permissions::from_mode(0o600))
             .map_err(Error::io(&index))?;
-        let mut db = Connection::open(&index)?;
-        db.busy_timeout(Duration::from_secs(30))?;
-        db.pragma_update(None, "journal_mode", "WAL")?;
-        db.pragma_update(None, "synchronous", "FULL")?;
-        db.pragma_update(None, "foreign_keys", "ON")?;
-        // Every IMAP session holds a connection: keep its page cache small
-        // (the OS caches the file anyway).
-        db.pragma_update(None, "cache_size", -256)?;
+        let mut db = connect(&index)?;
         schema::migrate(&mut db)?;
         let index_inode = fs::metadata(&index).map_err(Error::io(&index))?.ino();
         let mut mailbox = Mailbox {
@@ -170,7 +198,7 @@ impl Mailbox {
             changes: notify::sender(root),
             writer: notify::writer_lock(root),
             root: root.to_path_buf(),
-            db,
+            conn: Some(db),
             quota,
         };
         mailbox.ensure_folder("INBOX")?;
@@ -181,17 +209,40 @@ impl Mailbox {
     }
 
     /// Gives back memory held for speed (prepared statements, cached
-    /// pages) while a session waits, e.g. in IMAP IDLE.
+    /// pages) while a session waits.
     pub fn shrink(&self) {
-        self.db.flush_prepared_statement_cache();
-        let _ = self.db.execute_batch("PRAGMA shrink_memory");
+        if let Some(db) = &self.conn {
+            db.flush_prepared_statement_cache();
+            let _ = db.execute_batch("PRAGMA shrink_memory");
+        }
+    }
+
+    /// Closes the index connection while the session only waits (IMAP
+    /// IDLE): an open SQLite connection costs ~35 KiB (schema, lookaside,
+    /// page cache), most of an idle session's memory. Until `unpark`,
+    /// every operation fails with `Error::Parked`; change notifications
+    /// still arrive.
+    pub fn park(&mut self) {
+        self.conn = None;
+    }
+
+    /// Opens the index connection again after `park` (a no-op otherwise).
+    pub fn unpark(&mut self) -> Result<()> {
+        if self.conn.is_none() {
+            self.conn = Some(connect(&self.root.join(schema::INDEX_FILE))?);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn db(&self) -> Result<&Connection> {
+        self.conn.as_ref().ok_or(Error::Parked)
     }
 
     /// Holds one read snapshot of the index until the guard drops: many
     /// reads in a row (SEARCH over a folder) then share one lock instead of
     /// taking one each. Nothing that writes may run while it is held.
     pub fn snapshot(&self) -> Result<rusqlite::Transaction<'_>> {
-        Ok(self.db.unchecked_transaction()?)
+        Ok(self.db()?.unchecked_transaction()?)
     }
 
     /// Whether the index this handle has open is still the one at its
@@ -260,7 +311,9 @@ impl Mailbox {
         let writer = std::sync::Arc::clone(&self.writer);
         let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = self
-            .db
+            .conn
+            .as_mut()
+            .ok_or(Error::Parked)?
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let last: Option<i64> =
             tx.query_row("SELECT MAX(uidvalidity) FROM folders", [], |r| r.get(0))?;
@@ -276,7 +329,7 @@ impl Mailbox {
 
     pub(crate) fn find_folder(&self, canonical: &str) -> Result<Option<Folder>> {
         Ok(self
-            .db
+            .db()?
             .prepare_cached(
                 "SELECT id, name, uidvalidity, uidnext, highestmodseq, subscribed FROM folders WHERE name = ?1",
             )?
@@ -315,7 +368,7 @@ impl Mailbox {
     /// All messages of a folder, in UID order.
     pub fn messages(&self, folder: &str) -> Result<Vec<MessageMeta>> {
         let f = self.folder(folder)?;
-        let mut stmt = self.db.prepare_cached(&format!(
+        let mut stmt = self.db()?.prepare_cached(&format!(
             "SELECT {META_COLUMNS} FROM messages WHERE folder_id = ?1 ORDER BY uid"
         ))?;
         let rows = stmt
@@ -331,7 +384,7 @@ impl Mailbox {
     }
 
     pub(crate) fn meta(&self, folder_id: i64, uid: u32) -> Result<Option<MessageMeta>> {
-        let mut stmt = self.db.prepare_cached(&format!(
+        let mut stmt = self.db()?.prepare_cached(&format!(
             "SELECT {META_COLUMNS} FROM messages WHERE folder_id = ?1 AND uid = ?2"
         ))?;
         Ok(stmt
@@ -341,7 +394,7 @@ impl Mailbox {
 
     /// Bytes and messages stored over all folders.
     pub fn usage(&self) -> Result<Usage> {
-        let (bytes, messages): (i64, i64) = self.db.query_row(
+        let (bytes, messages): (i64, i64) = self.db()?.query_row(
             "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM messages",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),

@@ -59,7 +59,7 @@ impl Mailbox {
     /// The cached header block, MIME structure and search fields.
     pub fn cached(&self, folder: &str, uid: u32) -> Result<Cached> {
         let f = self.folder(folder)?;
-        let mut stmt = self.db.prepare_cached(
+        let mut stmt = self.db()?.prepare_cached(
             "SELECT header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id
              FROM messages WHERE folder_id = ?1 AND uid = ?2",
         )?;
@@ -84,7 +84,7 @@ impl Mailbox {
         let (Some(&first), Some(&last)) = (uids.first(), uids.last()) else {
             return Ok(out);
         };
-        let snapshot = self.db.unchecked_transaction()?;
+        let snapshot = self.db()?.unchecked_transaction()?;
         let ascending = uids.windows(2).all(|w| w[0] < w[1]);
         if ascending && (last - first) as usize <= uids.len() * 2 {
             let mut stmt = snapshot.prepare_cached(
@@ -128,7 +128,7 @@ impl Mailbox {
         mut visit: impl FnMut(u32, Cached),
     ) -> Result<()> {
         let f = self.folder(folder)?;
-        let mut stmt = self.db.prepare_cached(
+        let mut stmt = self.db()?.prepare_cached(
             "SELECT header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id, uid
              FROM messages WHERE folder_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid",
         )?;
@@ -166,7 +166,9 @@ impl Mailbox {
         let writer = std::sync::Arc::clone(&self.writer);
         let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = self
-            .db
+            .conn
+            .as_mut()
+            .ok_or(Error::Parked)?
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let dir = self.root.join(crate::names::disk_name(&f.name));
         for &uid in uids {
@@ -302,7 +304,9 @@ impl Mailbox {
             let writer = std::sync::Arc::clone(&self.writer);
             let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
             let tx = self
-                .db
+                .conn
+                .as_mut()
+                .ok_or(Error::Parked)?
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut pairs = Vec::new();
             for p in &placed {
@@ -362,7 +366,9 @@ impl Mailbox {
         let writer = std::sync::Arc::clone(&self.writer);
         let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = self
-            .db
+            .conn
+            .as_mut()
+            .ok_or(Error::Parked)?
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for m in &doomed {
             delete_row(&tx, f.id, m.uid)?;
@@ -384,7 +390,7 @@ impl Mailbox {
     /// session must announce to catch up).
     pub fn changed_since(&self, folder: &str, modseq: u64) -> Result<Vec<MessageMeta>> {
         let f = self.folder(folder)?;
-        let mut stmt = self.db.prepare_cached(
+        let mut stmt = self.db()?.prepare_cached(
             "SELECT uid, sys, keywords, modseq, internal_date, vsize, size, base, in_new
              FROM messages WHERE folder_id = ?1 AND modseq > ?2 ORDER BY uid",
         )?;
@@ -397,7 +403,7 @@ impl Mailbox {
     /// UIDs expunged since `modseq` (QRESYNC VANISHED (EARLIER)).
     pub fn expunged_since(&self, folder: &str, modseq: u64) -> Result<Vec<u32>> {
         let f = self.folder(folder)?;
-        let mut stmt = self.db.prepare_cached(
+        let mut stmt = self.db()?.prepare_cached(
             "SELECT uid FROM expunged WHERE folder_id = ?1 AND modseq > ?2 ORDER BY uid",
         )?;
         let rows = stmt

@@ -100,7 +100,7 @@ impl Mailbox {
     pub fn sync(&mut self, folder: &str) -> Result<Rescan> {
         let f = self.folder(folder)?;
         let stamp = mtime_stamp(&self.folder_dir(&f.name));
-        let last: Option<String> = self.db.query_row(
+        let last: Option<String> = self.db()?.query_row(
             "SELECT scan_stamp FROM folders WHERE id = ?1",
             [f.id],
             |r| r.get(0),
@@ -126,7 +126,9 @@ impl Mailbox {
         let writer = std::sync::Arc::clone(&self.writer);
         let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = self
-            .db
+            .conn
+            .as_mut()
+            .ok_or(Error::Parked)?
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for meta in &known {
             match disk.remove(&meta.base) {

@@ -52,13 +52,20 @@ const MIGRATIONS: &[&str] = &[
 ",
 ];
 
+/// Runs the migrations not yet run. The version is read inside a write
+/// transaction: sessions opening a new mailbox at the same moment (50
+/// first logins at once) would otherwise both run the first migration, and
+/// one would fail on tables the other just made.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let done: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if done as usize >= MIGRATIONS.len() {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let done: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(done.max(0) as usize) {
-        let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
     }
-    Ok(())
+    tx.commit()
 }

@@ -504,3 +504,42 @@ fn eight_writers_and_eight_readers_keep_uids_unique_and_increasing() {
     assert_eq!(uids, (1..=8 * per_writer).collect::<Vec<_>>());
     assert_eq!(listing(dir.path(), "new").len(), 8 * per_writer as usize);
 }
+
+/// 50 first logins at once each open the brand-new mailbox: every one
+/// must succeed (the schema is made once, not raced).
+#[test]
+fn many_sessions_can_open_a_new_mailbox_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("baru");
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(16));
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let (root, barrier) = (root.clone(), std::sync::Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                Mailbox::open(&root, Quota::default()).map(|mb| mb.messages("INBOX").unwrap().len())
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap().unwrap(), 0);
+    }
+}
+
+/// A parked handle (IMAP IDLE) holds no index connection: its operations
+/// fail cleanly, other handles' changes still reach it, and after
+/// `unpark` it sees them.
+#[test]
+fn a_parked_handle_hears_changes_and_reads_them_after_unpark() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut idle = Mailbox::open(dir.path(), Quota::default()).unwrap();
+    let mut changes = idle.changes();
+    idle.park();
+    assert!(matches!(idle.messages("INBOX"), Err(Error::Parked)));
+    let mut other = Mailbox::open(dir.path(), Quota::default()).unwrap();
+    other.deliver(MSG).unwrap();
+    assert_eq!(changes.try_recv().unwrap().folder, "INBOX");
+    idle.unpark().unwrap();
+    idle.unpark().unwrap();
+    assert_eq!(idle.messages("INBOX").unwrap().len(), 1);
+}

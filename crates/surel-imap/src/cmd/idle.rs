@@ -7,7 +7,7 @@ use imap_next::server::Event;
 
 use crate::driver::{Driver, Next};
 use crate::reply;
-use crate::session::{Flow, Session};
+use crate::session::{Flow, Session, blocking};
 
 impl Session {
     pub async fn idle(&mut self, d: &mut Driver, tag: Tag<'static>) -> Flow {
@@ -19,16 +19,52 @@ impl Session {
         let ccr = CommandContinuationRequest::basic(None, "idling").expect("valid");
         let _ = d.server.idle_accept(ccr);
         self.send_updates(d);
-        if let Some(user) = &self.user {
+        d.flush().await;
+        d.shrink();
+        self.rest();
+        let flow = self.idle_loop(d, &tag, &mut changes).await;
+        self.wake();
+        flow
+    }
+
+    /// Closes the index connection while idling: most of an idle
+    /// session's memory (see `Mailbox::park`).
+    fn rest(&mut self) {
+        if let Some(user) = self.user.as_mut() {
             user.mailbox.shrink();
+            user.mailbox.park();
         }
+    }
+
+    fn wake(&mut self) {
+        if let Some(user) = self.user.as_mut()
+            && let Err(e) = blocking(|| user.mailbox.unpark())
+        {
+            tracing::warn!(error = %e, "cannot reopen the mail index");
+        }
+    }
+
+    /// Updates for a change seen while idling.
+    fn updates_while_idle(&mut self, d: &mut Driver) {
+        self.wake();
+        self.send_updates(d);
+        self.rest();
+    }
+
+    async fn idle_loop(
+        &mut self,
+        d: &mut Driver,
+        tag: &Tag<'static>,
+        changes: &mut tokio::sync::broadcast::Receiver<surel_maildir::Change>,
+    ) -> Flow {
         let idle = d.conn.ctx.timeouts.idle_authenticated;
         loop {
-            match d.next(idle, Some(&mut changes)).await {
+            match d.next(idle, Some(changes)).await {
                 Next::Event(Event::IdleDoneReceived) => {
+                    self.wake();
                     self.send_updates(d);
                     d.server
-                        .enqueue_status(reply::ok(&tag, None, "IDLE terminated"));
+                        .enqueue_status(reply::ok(tag, None, "IDLE terminated"));
                     return Flow::Continue;
                 }
                 Next::Change(change) => {
@@ -37,10 +73,10 @@ impl Session {
                         .as_ref()
                         .is_some_and(|s| s.name == change.folder)
                     {
-                        self.send_updates(d);
+                        self.updates_while_idle(d);
                     }
                 }
-                Next::Tick => self.send_updates(d),
+                Next::Tick => self.updates_while_idle(d),
                 Next::Event(_) => {}
                 Next::Timeout => {
                     d.server

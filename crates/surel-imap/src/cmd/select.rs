@@ -26,7 +26,7 @@ pub fn storage_error(tag: &Tag<'static>, e: &Error) -> Status<'static> {
         Error::NotAllowed(why) => ("CANNOT", why.clone()),
         Error::OverQuota { .. } => ("OVERQUOTA", "Quota exceeded".to_string()),
         Error::NoSuchMessage(_) => ("EXPUNGEISSUED", "Message was expunged".to_string()),
-        Error::Io { .. } | Error::Index(_) => {
+        Error::Io { .. } | Error::Index(_) | Error::Parked => {
             tracing::error!(error = %e, "mail storage error");
             ("SERVERBUG", "Internal error, try again later".to_string())
         }
