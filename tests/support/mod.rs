@@ -220,6 +220,11 @@ impl Server {
         self.wait_for_log("surel ready", Duration::from_secs(20));
     }
 
+    /// The server's process ID (for memory readings and kill -9).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn dir(&self) -> &Path {
         self.config.dir.path()
     }

@@ -79,6 +79,28 @@ pub fn mailbox_name(mailbox: &WireMailbox<'_>) -> String {
     }
 }
 
+/// Why a mailbox name as sent cannot be decoded, if it cannot: bytes that
+/// are not UTF-8, or ASCII that is not canonical modified UTF-7 (RFC 3501
+/// §5.1.3: an unterminated `&`, base64 of printable ASCII, bad padding).
+/// Names with UTF-8 beyond ASCII are taken as they are (UTF8=ACCEPT and
+/// clients that send UTF-8 anyway).
+pub fn mailbox_name_error(mailbox: &WireMailbox<'_>) -> Option<&'static str> {
+    let WireMailbox::Other(other) = mailbox else {
+        return None;
+    };
+    let Ok(raw) = std::str::from_utf8(other.as_ref()) else {
+        return Some("not UTF-8");
+    };
+    if !raw.is_ascii() || !raw.contains('&') {
+        return None;
+    }
+    let decoded = utf7_imap::decode_utf7_imap(raw.to_string());
+    if utf7_imap::encode_utf7_imap(decoded) != raw {
+        return Some("not valid modified UTF-7");
+    }
+    None
+}
+
 /// A mailbox name for the wire, in modified UTF-7.
 pub fn wire_mailbox(name: &str) -> WireMailbox<'static> {
     if name == "INBOX" {
@@ -149,4 +171,31 @@ pub fn sequence_set(numbers: &[u32]) -> Option<imap_next::imap_types::sequence::
         push(&mut out, r)?;
     }
     Some(SequenceSet(out.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    fn wire(raw: &[u8]) -> WireMailbox<'static> {
+        WireMailbox::Other(
+            imap_next::imap_types::mailbox::MailboxOther::try_from(raw.to_vec()).unwrap(),
+        )
+    }
+
+    #[test]
+    fn only_canonical_modified_utf7_names_are_taken() {
+        for ok in [
+            &b"Arsip"[..],
+            b"&ZeVnLIqe-",
+            b"Rapat &- Agenda",
+            b"Surat/Keluar",
+        ] {
+            assert_eq!(mailbox_name_error(&wire(ok)), None, "{ok:?}");
+        }
+        // Unterminated, printable ASCII in base64, a lone '&' at the end.
+        for bad in [&b"&Jjo"[..], b"&AGE-", b"a&"] {
+            assert!(mailbox_name_error(&wire(bad)).is_some(), "{bad:?}");
+        }
+    }
 }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use imap_next::imap_types::command::{Command, CommandBody};
 use imap_next::imap_types::core::Tag;
+use imap_next::imap_types::mailbox::Mailbox as WireMailbox;
 use imap_next::imap_types::response::{Code, Greeting, GreetingKind};
 use imap_next::server::{Event, Options};
 use tokio::sync::broadcast;
@@ -91,6 +92,26 @@ pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }
 
+/// The mailboxes a command names (to check their encoding first).
+fn named_mailboxes<'a, 'b>(body: &'a CommandBody<'b>) -> Vec<&'a WireMailbox<'b>> {
+    use CommandBody::*;
+    match body {
+        Select { mailbox, .. }
+        | Examine { mailbox, .. }
+        | Create { mailbox }
+        | Delete { mailbox }
+        | Subscribe { mailbox }
+        | Unsubscribe { mailbox }
+        | Status { mailbox, .. }
+        | Append { mailbox, .. }
+        | Copy { mailbox, .. }
+        | Move { mailbox, .. }
+        | GetQuotaRoot { mailbox } => vec![mailbox],
+        Rename { from, to } => vec![from, to],
+        _ => vec![],
+    }
+}
+
 /// Which states a command is allowed in (RFC 9051 §6).
 fn allowed(body: &CommandBody<'_>, authenticated: bool, selected: bool) -> bool {
     use CommandBody::*;
@@ -134,6 +155,17 @@ impl Session {
                 "Not allowed now"
             };
             d.server.enqueue_status(reply::bad(Some(&tag), why));
+            return Flow::Continue;
+        }
+        if let Some(why) = named_mailboxes(&body)
+            .into_iter()
+            .find_map(|m| reply::mailbox_name_error(m))
+        {
+            d.server.enqueue_status(reply::no(
+                &tag,
+                Some(reply::code("CANNOT")),
+                &format!("Invalid mailbox name: {why}"),
+            ));
             return Flow::Continue;
         }
         use CommandBody::*;
@@ -279,9 +311,8 @@ impl Session {
         use imap_next::server::Error;
         match error {
             Error::LiteralTooLong { .. } => {
+                // imap-next has answered the command with a tagged BAD.
                 let sent_anyway = d.literal_refused();
-                d.server
-                    .enqueue_status(reply::bad(None, "Literal too large"));
                 // A non-synchronizing literal arrives regardless: no way to resync.
                 if sent_anyway {
                     Flow::Close
@@ -335,6 +366,11 @@ pub async fn run(conn: Conn, shared: Arc<Shared>) {
     // Accept bare LF line ends, as Dovecot does (telnet, scripts, s_client).
     options.crlf_relaxed = true;
     options.max_literal_size = session.shared.max_message_size;
+    // imap-next refuses an oversized literal with a tagged BAD of this text
+    // (a response code cannot be given there: imap-codec refuses text
+    // starting with '[').
+    let _ = options
+        .set_literal_reject_text("Message is larger than this server accepts (TOOBIG)".into());
     options.max_command_size = session.shared.max_message_size.saturating_add(64 * 1024);
     let mut greet = greeting("");
     let plaintext_ok =

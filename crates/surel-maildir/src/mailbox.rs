@@ -151,20 +151,26 @@ pub(crate) fn now_secs() -> i64 {
         .as_secs() as i64
 }
 
-const META_COLUMNS: &str = "uid, sys, keywords, modseq, internal_date, vsize, size, base, in_new";
+pub(crate) const META_COLUMNS: &str =
+    "uid, sys, keywords, modseq, internal_date, vsize, size, base, in_new";
 
 pub(crate) fn meta_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageMeta> {
-    let sys: u8 = r.get(1)?;
-    let keywords: String = r.get(2)?;
+    meta_row_at(r, 0)
+}
+
+/// A `META_COLUMNS` row whose first column is at `at`.
+pub(crate) fn meta_row_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<MessageMeta> {
+    let sys: u8 = r.get(at + 1)?;
+    let keywords: String = r.get(at + 2)?;
     Ok(MessageMeta {
-        uid: r.get(0)?,
+        uid: r.get(at)?,
         flags: Flags::from_parts(sys, &keywords),
-        modseq: r.get::<_, i64>(3)? as u64,
-        internal_date: r.get(4)?,
-        size: r.get::<_, i64>(5)? as u64,
-        stored_size: r.get::<_, i64>(6)? as u64,
-        base: r.get(7)?,
-        in_new: r.get(8)?,
+        modseq: r.get::<_, i64>(at + 3)? as u64,
+        internal_date: r.get(at + 4)?,
+        size: r.get::<_, i64>(at + 5)? as u64,
+        stored_size: r.get::<_, i64>(at + 6)? as u64,
+        base: r.get(at + 7)?,
+        in_new: r.get(at + 8)?,
     })
 }
 
@@ -282,15 +288,22 @@ impl Mailbox {
 
     /// The current path of a message file.
     pub(crate) fn message_path(&self, folder: &str, meta: &MessageMeta) -> PathBuf {
-        let dir = self.folder_dir(folder);
-        if meta.in_new {
-            dir.join("new").join(&meta.base)
-        } else {
-            dir.join("cur")
-                .join(format!("{}:2,{}", meta.base, meta.flags.maildir_letters()))
-        }
+        message_path_in(&self.root, folder, meta)
     }
+}
 
+/// The current path of a message file in the maildir at `root`.
+pub(crate) fn message_path_in(root: &Path, folder: &str, meta: &MessageMeta) -> PathBuf {
+    let dir = root.join(names::disk_name(folder));
+    if meta.in_new {
+        dir.join("new").join(&meta.base)
+    } else {
+        dir.join("cur")
+            .join(format!("{}:2,{}", meta.base, meta.flags.maildir_letters()))
+    }
+}
+
+impl Mailbox {
     /// Makes a folder (directories and index row) unless it exists.
     pub(crate) fn ensure_folder(&mut self, name: &str) -> Result<Folder> {
         if let Some(folder) = self.find_folder(name)? {

@@ -363,6 +363,10 @@ impl Mailbox {
         if doomed.is_empty() {
             return Ok(Vec::new());
         }
+        let paths: Vec<PathBuf> = doomed
+            .iter()
+            .map(|m| self.message_path(&f.name, m))
+            .collect();
         let writer = std::sync::Arc::clone(&self.writer);
         let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = self
@@ -370,17 +374,21 @@ impl Mailbox {
             .as_mut()
             .ok_or(Error::Parked)?
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Files first, then rows: a crash in between leaves rows without
+        // files, which the next rescan drops. The other order would bring
+        // expunged messages back.
+        for path in &paths {
+            if let Err(e) = fs::remove_file(path)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %path.display(), error = %e, "expunged message file could not be removed");
+            }
+        }
         for m in &doomed {
             delete_row(&tx, f.id, m.uid)?;
         }
         tx.commit()?;
         for m in &doomed {
-            let path = self.message_path(&f.name, m);
-            if let Err(e) = fs::remove_file(&path)
-                && e.kind() != std::io::ErrorKind::NotFound
-            {
-                tracing::warn!(path = %path.display(), error = %e, "expunged message file could not be removed");
-            }
             self.notify(&f.name, Event::Expunged { uid: m.uid });
         }
         Ok(doomed.iter().map(|m| m.uid).collect())

@@ -3,8 +3,9 @@
 //! copied-in export, a crash between a rename and the index update). New
 //! files get new UIDs after all existing ones; nothing is renumbered.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -95,6 +96,28 @@ fn clean_tmp(dir: &Path) {
     }
 }
 
+/// The (device, inode) of every indexed message file in every folder.
+fn indexed_inodes(root: &Path, tx: &rusqlite::Transaction<'_>) -> Result<HashSet<(u64, u64)>> {
+    let mut stmt = tx.prepare(&format!(
+        "SELECT f.name, {} FROM messages m JOIN folders f ON f.id = m.folder_id",
+        crate::mailbox::META_COLUMNS
+            .split(", ")
+            .map(|c| format!("m.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))?;
+    let mut rows = stmt.query([])?;
+    let mut out = HashSet::new();
+    while let Some(row) = rows.next()? {
+        let folder: String = row.get(0)?;
+        let meta = crate::mailbox::meta_row_at(row, 1)?;
+        if let Ok(m) = fs::metadata(crate::mailbox::message_path_in(root, &folder, &meta)) {
+            out.insert((m.dev(), m.ino()));
+        }
+    }
+    Ok(out)
+}
+
 impl Mailbox {
     /// Rescans a folder if its directories changed since the last scan.
     pub fn sync(&mut self, folder: &str) -> Result<Rescan> {
@@ -157,10 +180,30 @@ impl Mailbox {
         // New files in name order: Dovecot names start with the delivery time.
         let mut new_files: Vec<(String, OnDisk)> = disk.into_iter().collect();
         new_files.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut linked: Option<HashSet<(u64, u64)>> = None;
         for (base, file) in new_files {
             let path = dir
                 .join(if file.in_new { "new" } else { "cur" })
                 .join(&file.file);
+            // COPY and MOVE hard-link the file into the target folder. A
+            // crash between the link and the index (or, for MOVE, between
+            // the index and removing the source) leaves a second link that
+            // no row names while another row names its inode: the leftover
+            // of an unfinished command, not new mail. Indexing it would
+            // show the message twice; it is removed instead.
+            if let Ok(m) = fs::metadata(&path)
+                && m.nlink() > 1
+            {
+                let known = match &linked {
+                    Some(set) => set,
+                    None => linked.insert(indexed_inodes(&self.root, &tx)?),
+                };
+                if known.contains(&(m.dev(), m.ino())) {
+                    tracing::info!(path = %path.display(), "removing the leftover link of an interrupted COPY or MOVE");
+                    let _ = fs::remove_file(&path);
+                    continue;
+                }
+            }
             let raw = match fs::read(&path) {
                 Ok(raw) => raw,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,

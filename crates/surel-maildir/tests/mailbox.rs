@@ -543,3 +543,35 @@ fn a_parked_handle_hears_changes_and_reads_them_after_unpark() {
     idle.unpark().unwrap();
     assert_eq!(idle.messages("INBOX").unwrap().len(), 1);
 }
+
+/// A crash inside MOVE (after the index moved the message, before the
+/// source file was removed) leaves a second link of the file behind; the
+/// rescan removes it rather than showing the message twice. A file linked
+/// only from unindexed places (a maildir copied in) is still indexed.
+#[test]
+fn the_leftover_link_of_an_interrupted_move_is_not_indexed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mb = Mailbox::open(dir.path(), Quota::default()).unwrap();
+    mb.create_folder("Lemari").unwrap();
+    mb.deliver(MSG).unwrap();
+    let before: Vec<_> = fs::read_dir(dir.path().join("new"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let kept = dir.path().join("kept-link");
+    fs::hard_link(&before[0], &kept).unwrap();
+    mb.move_messages("INBOX", &[1], "Lemari").unwrap();
+    // As if the process died before unlinking the source.
+    fs::hard_link(&kept, &before[0]).unwrap();
+    fs::remove_file(&kept).unwrap();
+    let scan = mb.rescan("INBOX").unwrap();
+    assert!(scan.added.is_empty(), "{scan:?}");
+    assert!(!before[0].exists(), "the leftover link is removed");
+    assert_eq!(mb.messages("Lemari").unwrap().len(), 1);
+
+    // Two links that no row names: mail copied in from elsewhere.
+    let a = dir.path().join("new").join("1700000000.A.host");
+    fs::write(&a, MSG).unwrap();
+    fs::hard_link(&a, dir.path().join("new").join("1700000001.B.host")).unwrap();
+    assert_eq!(mb.rescan("INBOX").unwrap().added.len(), 2);
+}
