@@ -104,6 +104,16 @@ impl TestConfig {
 
     pub fn write(&self) -> PathBuf {
         let p = self.ports;
+        // Failed logins answer at once in tests (the 1 s floor of
+        // `failure_delay` is tested where it is set on purpose).
+        let mut extra = self.extra.clone();
+        if !extra.contains("failure_delay") {
+            if extra.contains("[auth]\n") {
+                extra = extra.replacen("[auth]\n", "[auth]\nfailure_delay = \"0 s\"\n", 1);
+            } else {
+                extra.push_str("\n[auth]\nfailure_delay = \"0 s\"\n");
+            }
+        }
         let text = format!(
             "hostname = \"{host}\"\ndata_dir = \"data\"\nlanguage = \"en\"\nlog_level = \"info\"\n\
              [tls]\ncert = \"certs/surel.crt\"\nkey = \"certs/surel.key\"\nself_signed = true\n\
@@ -118,7 +128,7 @@ impl TestConfig {
             p.submissions,
             p.web,
             host = self.hostname,
-            extra = self.extra,
+            extra = extra,
             smtp_extra = {
                 // Tests talk to no real DNS: checks are on only where a test asks.
                 let mut keys = self.smtp_extra.clone();

@@ -219,6 +219,7 @@ impl Authenticator {
         service: Service,
         peer: Option<IpAddr>,
     ) -> AuthResult {
+        let started = std::time::Instant::now();
         let now = self.now();
         let (outcome, reason, delay) = match self.guard.check_ip(peer, now) {
             IpVerdict::Refuse => (
@@ -236,6 +237,10 @@ impl Authenticator {
         };
         let delay = match outcome {
             Outcome::Success { .. } => Duration::ZERO,
+            Outcome::BadCredentials | Outcome::Locked { .. } | Outcome::Throttled => {
+                let floor = self.guard.failure_floor();
+                delay.max(floor.saturating_sub(started.elapsed()))
+            }
             _ => delay,
         };
         info!(

@@ -25,6 +25,12 @@ pub struct AuthConfig {
     /// refused until the window passes. Keep it high: offices share one NAT address.
     pub ip_refuse_after: u32,
     pub ip_window: HumanDuration,
+    /// A failed login (unknown user, wrong password, locked, throttled) is
+    /// answered no sooner than this after it arrived, so neither the work
+    /// done (a failure counted in the database, or not) nor its absence
+    /// can be timed (Dovecot's `auth_failure_delay` does the same). "0 s"
+    /// turns it off.
+    pub failure_delay: HumanDuration,
 }
 
 impl Default for AuthConfig {
@@ -38,6 +44,7 @@ impl Default for AuthConfig {
             ip_slowdown_after: 20,
             ip_refuse_after: 200,
             ip_window: HumanDuration(Duration::from_secs(15 * 60)),
+            failure_delay: HumanDuration(Duration::from_secs(1)),
         }
     }
 }

@@ -57,6 +57,11 @@ impl Guard {
         failures.len()
     }
 
+    /// The least time a failed login takes to answer (`failure_delay`).
+    pub fn failure_floor(&self) -> Duration {
+        self.config.failure_delay.0
+    }
+
     pub fn check_ip(&self, ip: Option<IpAddr>, now: Timestamp) -> IpVerdict {
         let Some(ip) = ip else {
             return IpVerdict::Allow(Duration::ZERO);

@@ -70,6 +70,7 @@ fn cheap() -> AuthConfig {
     AuthConfig {
         argon2_memory_kib: 1024,
         argon2_iterations: 1,
+        failure_delay: HumanDuration(Duration::ZERO),
         ..AuthConfig::default()
     }
 }
@@ -358,6 +359,28 @@ fn failures_outside_the_window_do_not_add_up() {
     w.advance(Duration::from_secs(16 * 60));
     w.login("budi", "wrong-x");
     assert!(matches!(w.login("budi", CHOSEN), Outcome::Success { .. }));
+}
+
+/// Failures (unknown user and wrong password alike) are answered no
+/// sooner than `failure_delay` after they arrived; successes at once.
+#[test]
+fn failed_logins_are_answered_after_the_failure_delay() {
+    let w = world_with(AuthConfig {
+        failure_delay: HumanDuration(Duration::from_millis(300)),
+        ..cheap()
+    });
+    w.activate();
+    for login in ["budi", "nobody@kemenkeu.go.id"] {
+        let started = std::time::Instant::now();
+        let r = w.login_from("192.0.2.1", login, "Bukan-Ini-1");
+        assert_eq!(r.outcome, Outcome::BadCredentials);
+        let total = started.elapsed() + r.delay;
+        assert!(total >= Duration::from_millis(300), "{login}: {total:?}");
+        assert!(total < Duration::from_millis(600), "{login}: {total:?}");
+    }
+    let ok = w.login_from("192.0.2.1", "budi", CHOSEN);
+    assert!(matches!(ok.outcome, Outcome::Success { .. }));
+    assert_eq!(ok.delay, Duration::ZERO);
 }
 
 #[test]
