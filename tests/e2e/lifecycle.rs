@@ -18,7 +18,7 @@ fn greets_on_every_plain_listener_and_stops_cleanly_on_sigterm() {
     let mut imap = Client::connect(ports.imap);
     let greeting = imap.line();
     assert!(
-        greeting.starts_with("* OK [CAPABILITY IMAP4REV1 STARTTLS LOGINDISABLED "),
+        greeting.starts_with("* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED "),
         "{greeting}"
     );
     imap.send("a1 CAPABILITY\r\n");

@@ -24,7 +24,7 @@ fn only_tls_1_2_and_1_3_are_offered() {
     let (ok, out) = s_client(p.imaps, &["-tls1_3", "-quiet"], "a1 LOGOUT\n");
     assert!(ok, "{out}");
     assert!(
-        out.contains("* OK [CAPABILITY IMAP4REV1 AUTH=PLAIN"),
+        out.contains("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN"),
         "{out}"
     );
     assert!(out.contains("a1 OK LOGOUT"), "{out}");

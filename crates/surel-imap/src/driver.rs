@@ -144,7 +144,9 @@ impl Driver {
 
     /// Holds `bytes` to send; writes when enough is held.
     async fn hold(&mut self, bytes: &[u8]) -> bool {
+        let start = self.out.len();
         self.out.extend_from_slice(bytes);
+        quirks::spell_capabilities(&mut self.out[start..]);
         self.out.len() < OUT_CHUNK || self.write_out().await
     }
 
