@@ -269,6 +269,21 @@ pub fn rewrite(line: &[u8]) -> (Vec<u8>, Option<(String, Note)>) {
     }
 }
 
+/// imap-codec writes the capability `IMAP4REV1`; servers write it
+/// `IMAP4rev1` as RFC 3501 spells it, and some tools match that spelling
+/// case-sensitively (testssl.sh's STARTTLS check found no STARTTLS). In
+/// place, in any response carrying a capability list.
+pub fn spell_capabilities(response: &mut [u8]) {
+    const UPPER: &[u8] = b" IMAP4REV1";
+    let head = &response[..response.len().min(64)];
+    if !head.windows(10).any(|w| w == b"CAPABILITY") {
+        return;
+    }
+    if let Some(at) = response.windows(UPPER.len()).position(|w| w == UPPER) {
+        response[at..at + UPPER.len()].copy_from_slice(b" IMAP4rev1");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,20 +351,5 @@ mod tests {
             (line.as_slice(), note),
             (&b"t7 LIST (SPECIAL-USE) \"\" {1}\r\n"[..], None)
         );
-    }
-}
-
-/// imap-codec writes the capability `IMAP4REV1`; servers write it
-/// `IMAP4rev1` as RFC 3501 spells it, and some tools match that spelling
-/// case-sensitively (testssl.sh's STARTTLS check found no STARTTLS). In
-/// place, in any response carrying a capability list.
-pub fn spell_capabilities(response: &mut [u8]) {
-    const UPPER: &[u8] = b" IMAP4REV1";
-    let head = &response[..response.len().min(64)];
-    if !head.windows(10).any(|w| w == b"CAPABILITY") {
-        return;
-    }
-    if let Some(at) = response.windows(UPPER.len()).position(|w| w == UPPER) {
-        response[at..at + UPPER.len()].copy_from_slice(b" IMAP4rev1");
     }
 }
