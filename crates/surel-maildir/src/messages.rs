@@ -72,7 +72,8 @@ impl Mailbox {
     /// snapshot of the index: a FETCH of many messages reads them in
     /// batches. Ascending UIDs without big gaps (`1:*`) are read as one
     /// range, others one by one. Without `with_mime` the MIME tree is left
-    /// empty (ENVELOPE and header fetches need only the header).
+    /// empty (ENVELOPE and header fetches need only the header). The
+    /// search fields are always left empty: FETCH does not use them.
     pub fn cached_many(
         &self,
         folder: &str,
@@ -88,30 +89,28 @@ impl Mailbox {
         let ascending = uids.windows(2).all(|w| w[0] < w[1]);
         if ascending && (last - first) as usize <= uids.len() * 2 {
             let mut stmt = snapshot.prepare_cached(
-                "SELECT header, CASE WHEN ?4 THEN mime ELSE '' END, subject, from_addr, to_addr, cc_addr,
-                   bcc_addr, sent_date, message_id, uid
+                "SELECT header, CASE WHEN ?4 THEN mime ELSE '' END, uid
                  FROM messages WHERE folder_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid",
             )?;
             let mut rows = stmt.query(params![f.id, first, last, with_mime])?;
             let mut i = 0;
             while let Some(row) = rows.next()? {
-                let uid: u32 = row.get(9)?;
+                let uid: u32 = row.get(2)?;
                 while i < uids.len() && uids[i] < uid {
                     i += 1;
                 }
                 if i < uids.len() && uids[i] == uid {
-                    out[i] = Some(cached_row(row)?);
+                    out[i] = Some(header_row(row)?);
                 }
             }
         } else {
             let mut stmt = snapshot.prepare_cached(
-                "SELECT header, CASE WHEN ?3 THEN mime ELSE '' END, subject, from_addr, to_addr, cc_addr,
-                   bcc_addr, sent_date, message_id
+                "SELECT header, CASE WHEN ?3 THEN mime ELSE '' END
                  FROM messages WHERE folder_id = ?1 AND uid = ?2",
             )?;
             for (slot, uid) in out.iter_mut().zip(uids) {
                 *slot = stmt
-                    .query_row(params![f.id, uid, with_mime], cached_row)
+                    .query_row(params![f.id, uid, with_mime], header_row)
                     .optional()?;
             }
         }
@@ -435,14 +434,27 @@ pub(crate) fn delete_row(tx: &rusqlite::Transaction<'_>, folder_id: i64, uid: u3
     Ok(())
 }
 
+/// A cache row of header and MIME tree only (see `cached_many`).
+fn header_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Cached> {
+    Ok(Cached {
+        header: r.get(0)?,
+        mime: mime_of(r.get_ref(1)?.as_str()?),
+        fields: Fields::default(),
+    })
+}
+
+fn mime_of(json: &str) -> MimePart {
+    match json {
+        "" => MimePart::default(),
+        json => serde_json::from_str::<MimePart>(json).unwrap_or_default(),
+    }
+}
+
 fn cached_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Cached> {
     let mime: &str = r.get_ref(1)?.as_str()?;
     Ok(Cached {
         header: r.get(0)?,
-        mime: match mime {
-            "" => MimePart::default(),
-            json => serde_json::from_str::<MimePart>(json).unwrap_or_default(),
-        },
+        mime: mime_of(mime),
         fields: Fields {
             subject: r.get(2)?,
             from: r.get(3)?,
