@@ -59,7 +59,7 @@ impl AuthConfig {
     }
 
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        crate::hash::Hasher::new(self.hash_params()).map_err(|e| ("argon2_memory_kib", e))?;
+        self.hash_params().check()?;
         if self.ip_refuse_after <= self.ip_slowdown_after {
             return Err((
                 "ip_refuse_after",

@@ -16,6 +16,61 @@ pub struct HashParams {
     pub parallelism: u32,
 }
 
+impl HashParams {
+    /// Most memory per hash accepted (1 GiB): every login computes one,
+    /// up to one per core at a time.
+    pub const MAX_MEMORY_KIB: u32 = 1 << 20;
+    /// Most iterations accepted: 64 passes over 19 MiB already take
+    /// about half a second per login.
+    pub const MAX_ITERATIONS: u32 = 64;
+    /// Most lanes accepted (the lanes are computed one after the other).
+    pub const MAX_PARALLELISM: u32 = 64;
+
+    /// Checks the cost without computing a hash; the error names the
+    /// `[auth]` key at fault. Config validation used to build a `Hasher`,
+    /// which hashes a dummy password with this cost: `surel config check`
+    /// then allocated whatever `argon2_memory_kib` said and ran
+    /// `argon2_iterations` passes (issue 10: out of memory and timeouts in
+    /// the config fuzz target).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let range = |key, value: u32, min: u32, max: u32| {
+            if (min..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err((key, format!("{value} is not between {min} and {max}")))
+            }
+        };
+        range(
+            "argon2_parallelism",
+            self.parallelism,
+            1,
+            Self::MAX_PARALLELISM,
+        )?;
+        range(
+            "argon2_iterations",
+            self.iterations,
+            1,
+            Self::MAX_ITERATIONS,
+        )?;
+        // argon2 needs at least 8 KiB per lane.
+        let min_memory = 8 * self.parallelism;
+        range(
+            "argon2_memory_kib",
+            self.memory_kib,
+            min_memory,
+            Self::MAX_MEMORY_KIB,
+        )?;
+        Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map(|_| ())
+            .map_err(|e| {
+                (
+                    "argon2_memory_kib",
+                    format!("invalid argon2 parameters: {e}"),
+                )
+            })
+    }
+}
+
 impl Default for HashParams {
     fn default() -> Self {
         HashParams {

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use imap_next::imap_types::core::{IString, NString, Tag, Text};
 use imap_next::imap_types::mailbox::Mailbox as WireMailbox;
 use imap_next::imap_types::response::{Code, CodeOther, Status};
+use surel_maildir::names;
 
 /// A human text for a status line: no CR, LF or NUL; never empty.
 pub fn text(s: &str) -> Text<'static> {
@@ -73,8 +74,10 @@ pub fn mailbox_name(mailbox: &WireMailbox<'_>) -> String {
     match mailbox {
         WireMailbox::Inbox => "INBOX".into(),
         WireMailbox::Other(other) => {
-            let raw = String::from_utf8_lossy(other.as_ref()).into_owned();
-            utf7_imap::decode_utf7_imap(raw)
+            let raw = String::from_utf8_lossy(other.as_ref());
+            // Not valid modified UTF-7: taken as sent (commands that name
+            // a mailbox have refused it already, see `mailbox_name_error`).
+            names::decode_utf7(&raw).unwrap_or_else(|| raw.into_owned())
         }
     }
 }
@@ -94,11 +97,10 @@ pub fn mailbox_name_error(mailbox: &WireMailbox<'_>) -> Option<&'static str> {
     if !raw.is_ascii() || !raw.contains('&') {
         return None;
     }
-    let decoded = utf7_imap::decode_utf7_imap(raw.to_string());
-    if utf7_imap::encode_utf7_imap(decoded) != raw {
-        return Some("not valid modified UTF-7");
+    match names::decode_utf7(raw) {
+        Some(decoded) if names::encode_utf7(&decoded) == raw => None,
+        _ => Some("not valid modified UTF-7"),
     }
-    None
 }
 
 /// A mailbox name for the wire, in modified UTF-7.
@@ -106,7 +108,7 @@ pub fn wire_mailbox(name: &str) -> WireMailbox<'static> {
     if name == "INBOX" {
         return WireMailbox::Inbox;
     }
-    let encoded = utf7_imap::encode_utf7_imap(name.to_string());
+    let encoded = names::encode_utf7(name);
     WireMailbox::try_from(encoded).unwrap_or(WireMailbox::Inbox)
 }
 
@@ -196,6 +198,12 @@ mod name_tests {
         // Unterminated, printable ASCII in base64, a lone '&' at the end.
         for bad in [&b"&Jjo"[..], b"&AGE-", b"a&"] {
             assert!(mailbox_name_error(&wire(bad)).is_some(), "{bad:?}");
+        }
+        // Regression (issue 10, fuzz/corpus/imap_session/crash_rename_invalid_utf7):
+        // base64 that does not decode panicked in the utf7-imap crate.
+        for bad in [&b"&I-"[..], b"&A-", b"&!!-", b"&2D0-"] {
+            assert!(mailbox_name_error(&wire(bad)).is_some(), "{bad:?}");
+            let _ = mailbox_name(&wire(bad));
         }
     }
 }

@@ -118,6 +118,104 @@ pub fn validate(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The alphabet of modified base64 (RFC 3501 §5.1.3): `,` instead of `/`.
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+
+/// `text` in modified UTF-7 (RFC 3501 §5.1.3), as IMAP and Dovecot's
+/// Maildir++ directories write names: printable ASCII as itself, `&` as
+/// `&-`, every run of other characters as `&`, the modified base64 of its
+/// UTF-16, `-`.
+pub fn encode_utf7(text: &str) -> String {
+    fn flush(out: &mut String, run: &mut Vec<u8>) {
+        if run.is_empty() {
+            return;
+        }
+        out.push('&');
+        for chunk in run.chunks(3) {
+            let bytes = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]);
+            // 1, 2 or 3 bytes make 2, 3 or 4 characters; no `=` padding.
+            for i in 0..=chunk.len() {
+                out.push(char::from(BASE64[(n >> (18 - 6 * i)) as usize & 63]));
+            }
+        }
+        out.push('-');
+        run.clear();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut run = Vec::new();
+    for c in text.chars() {
+        if (' '..='~').contains(&c) {
+            flush(&mut out, &mut run);
+            if c == '&' {
+                out.push_str("&-");
+            } else {
+                out.push(c);
+            }
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                run.extend_from_slice(&unit.to_be_bytes());
+            }
+        }
+    }
+    flush(&mut out, &mut run);
+    out
+}
+
+/// The text a modified UTF-7 string stands for, or None when it is not
+/// well-formed: an `&` without its closing `-`, a character outside
+/// modified base64, leftover bits that are not zero padding, or UTF-16
+/// that is not valid. Text outside `&…-` is taken as it is (also UTF-8,
+/// which some clients send).
+///
+/// This replaces the utf7-imap crate, whose decoder unwrapped its base64
+/// decoding: `SELECT "&A-"` from any client, or a directory `.&A-` in a
+/// maildir, panicked the session (found by fuzzing, issue 10).
+pub fn decode_utf7(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('&') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let end = after.find('-')?;
+        let (encoded, tail) = (&after[..end], &after[end + 1..]);
+        rest = tail;
+        if encoded.is_empty() {
+            out.push('&');
+            continue;
+        }
+        let mut bytes = Vec::with_capacity(encoded.len() * 3 / 4);
+        let (mut bits, mut nbits) = (0u32, 0u32);
+        for b in encoded.bytes() {
+            let value = BASE64.iter().position(|&x| x == b)? as u32;
+            bits = (bits << 6) | value;
+            nbits += 6;
+            if nbits >= 8 {
+                nbits -= 8;
+                bytes.push((bits >> nbits) as u8);
+                bits &= (1 << nbits) - 1;
+            }
+        }
+        // What is left must be fewer than 6 bits, all zero.
+        if nbits >= 6 || bits != 0 || bytes.len() % 2 != 0 {
+            return None;
+        }
+        let units = bytes
+            .chunks(2)
+            .map(|pair| u16::from_be_bytes([pair[0], pair[1]]));
+        for c in char::decode_utf16(units) {
+            out.push(c.ok()?);
+        }
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// The directory name of a (valid, canonical) folder: "" for INBOX, else
 /// ".A.B" with each level in modified UTF-7.
 pub fn disk_name(name: &str) -> String {
@@ -127,23 +225,29 @@ pub fn disk_name(name: &str) -> String {
     let mut out = String::new();
     for part in name.split('/') {
         out.push('.');
-        let encoded = utf7_imap::encode_utf7_imap(part.to_string());
-        out.push_str(&encoded.replace('.', "&AC4-"));
+        out.push_str(&disk_level(part));
     }
     out
 }
 
+/// One level of a directory name: modified UTF-7, `.` written `&AC4-`.
+fn disk_level(part: &str) -> String {
+    encode_utf7(part).replace('.', "&AC4-")
+}
+
 /// The IMAP name of an on-disk directory name (".A.B" → "A/B"), or None
-/// for directories that are not folders (or not valid ones).
+/// for directories that are not folders (or not valid ones). A level must
+/// be written as `disk_name` writes it (as Dovecot does), so that the
+/// folder listed is the directory opened.
 pub fn from_disk_name(dir: &str) -> Option<String> {
     let rest = dir.strip_prefix('.')?;
     if rest.is_empty() {
         return None;
     }
-    let parts: Vec<String> = rest
+    let parts = rest
         .split('.')
-        .map(|p| utf7_imap::decode_utf7_imap(p.to_string()))
-        .collect();
+        .map(|p| decode_utf7(p).filter(|decoded| disk_level(decoded) == p))
+        .collect::<Option<Vec<String>>>()?;
     let name = parts.join("/");
     canonical(&name).ok()
 }
@@ -201,6 +305,39 @@ mod tests {
         assert_eq!(from_disk_name("."), None);
         assert_eq!(from_disk_name("cur"), None);
         assert_eq!(from_disk_name(".a..b"), None);
+    }
+
+    #[test]
+    fn modified_utf7_is_what_dovecot_writes() {
+        for (text, encoded) in [
+            ("Arsip", "Arsip"),
+            ("Pajak & Bea", "Pajak &- Bea"),
+            ("Über", "&ANw-ber"),
+            ("Catatan Rapat \u{2013} Mei", "Catatan Rapat &IBM- Mei"),
+            ("日本語", "&ZeVnLIqe-"),
+            ("Dokumen 📁", "Dokumen &2D3cwQ-"),
+            ("Отправленные", "&BB4EQgQ,BEAEMAQyBDsENQQ9BD0ESwQ1-"),
+        ] {
+            assert_eq!(encode_utf7(text), encoded, "{text}");
+            assert_eq!(decode_utf7(encoded).as_deref(), Some(text), "{encoded}");
+        }
+    }
+
+    /// Regression (issue 10, fuzz/corpus/imap_session/crash_rename_invalid_utf7
+    /// and fuzz/corpus/folder_names/disk_invalid_utf7): the utf7-imap crate
+    /// panicked on these; they are refused now.
+    #[test]
+    fn malformed_modified_utf7_is_refused_not_a_panic() {
+        for bad in [
+            "&A-", "&I-", "&AA-", "&Jjo", "a&", "&!!-", "&AGE=-", "&2D0-", "&AGF-", "&ANw",
+        ] {
+            assert_eq!(decode_utf7(bad), None, "{bad:?}");
+        }
+        assert_eq!(from_disk_name(".&A-"), None);
+        assert_eq!(from_disk_name(".Arsip.&I-"), None);
+        // Well-formed but not as we write it: not a folder of ours.
+        assert_eq!(decode_utf7("&AGE-").as_deref(), Some("a"));
+        assert_eq!(from_disk_name(".&AGE-"), None);
     }
 
     #[test]

@@ -369,8 +369,19 @@ impl Session {
                     self.read_chunk(conn, chunk_size, false).await?;
                     self.reply(refusal);
                 } else {
-                    let fits = self.tx.bdat.as_ref().map_or(0, Vec::len) + chunk_size
-                        <= self.shared.max_message_size;
+                    // The chunk size is the client's number (up to
+                    // usize::MAX - 1): added plainly it overflowed, a panic
+                    // in debug builds and, wrapped in release, a huge chunk
+                    // taken as fitting and kept in memory (issue 10: seen
+                    // while writing the smtp_session fuzz target, which
+                    // crashed on it).
+                    let fits = self
+                        .tx
+                        .bdat
+                        .as_ref()
+                        .map_or(0, Vec::len)
+                        .checked_add(chunk_size)
+                        .is_some_and(|total| total <= self.shared.max_message_size);
                     if !fits {
                         self.tx.bdat_too_big = true;
                     }

@@ -3,10 +3,12 @@
 //! must not implement protocols or storage itself.
 
 mod cli;
-mod config;
-mod logging;
 mod serve;
 mod tls;
+
+// The config and logging live in the library target (src/lib.rs) so the
+// fuzz targets can reach the parser; `crate::config` still names them here.
+use surel::{config, logging};
 
 use std::process::ExitCode;
 

@@ -8,9 +8,9 @@
 
 use std::collections::BTreeSet;
 
+use jiff::Timestamp;
 use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
-use jiff::{Timestamp, ToSpan};
 
 use super::config::Period;
 
@@ -35,20 +35,28 @@ impl Calendar {
     /// 00:00 office time on `day` (the first instant of the day, even on a
     /// day that begins with a DST gap elsewhere).
     pub fn start_of(&self, day: Date) -> Timestamp {
+        // At the ends of jiff's range (year ±9999) 00:00 of the day may lie
+        // beyond the last (or first) instant it can represent: saturate.
+        // This used to fall back to 00:00 UTC and unwrap that, which
+        // panicked for zones at or west of UTC (found by fuzzing, issue 10).
         day.to_zoned(self.timezone.clone())
             .map(|z| z.timestamp())
-            .unwrap_or_else(|_| {
-                day.to_datetime(jiff::civil::Time::midnight())
-                    .to_zoned(TimeZone::UTC)
-                    .unwrap()
-                    .timestamp()
+            .unwrap_or(if day.year() > 0 {
+                Timestamp::MAX
+            } else {
+                Timestamp::MIN
             })
     }
 
     /// The last day of a span of `period` that follows `from` (not counted).
     pub fn add(&self, from: Date, period: Period) -> Date {
         match period {
-            Period::Days(n) => from.saturating_add(i64::from(n).days()),
+            // A span holds at most ~7.3 million days (jiff's whole range);
+            // `n.days()` panicked beyond that (found by fuzzing, issue 10).
+            // More days than that reach past the last date anyway.
+            Period::Days(n) => jiff::Span::new()
+                .try_days(i64::from(n))
+                .map_or(Date::MAX, |span| from.saturating_add(span)),
             Period::WorkingDays(n) => {
                 let mut day = from;
                 let mut left = n;
@@ -258,6 +266,50 @@ mod tests {
         assert_eq!(e.last_valid_day, date(2026, 1, 12));
         assert_eq!(e.last_change_day, date(2026, 2, 11));
         assert_eq!(e.disabled_at, c.start_of(date(2026, 2, 12)));
+    }
+
+    /// Regression (issue 10): fuzz/corpus/policy_dates/near_the_end_of_time_utc
+    /// panicked in `start_of` (00:00 UTC on 9999-12-31 is past jiff's last
+    /// instant), fuzz/corpus/policy_dates/crash_add_days_beyond_jiff_span in
+    /// `add` (435992026 days is more than a span holds). Both come from the
+    /// config (`max_age = "4000000 days"`, `timezone = "UTC"`) and panicked
+    /// at every login.
+    #[test]
+    fn the_ends_of_time_saturate_instead_of_panicking() {
+        let utc = Calendar {
+            holidays: BTreeSet::new(),
+            timezone: TimeZone::UTC,
+        };
+        assert_eq!(utc.start_of(Date::MAX), Timestamp::MAX);
+        assert_eq!(
+            utc.start_of(date(9999, 12, 30)),
+            "9999-12-30T00:00:00Z".parse().unwrap()
+        );
+        let west = Calendar {
+            holidays: BTreeSet::new(),
+            timezone: TimeZone::get("America/Los_Angeles").unwrap(),
+        };
+        assert_eq!(west.start_of(Date::MAX), Timestamp::MAX);
+        assert_eq!(utc.start_of(Date::MIN), Timestamp::MIN);
+
+        for n in [7_304_485, 435_992_026, u32::MAX] {
+            assert_eq!(utc.add(date(2026, 1, 2), Period::Days(n)), Date::MAX, "{n}");
+        }
+        assert_eq!(utc.add(Date::MAX, Period::WorkingDays(u32::MAX)), Date::MAX);
+        let changed: Timestamp = "9999-12-29T00:00:00Z".parse().unwrap();
+        let e = expiry(&utc, changed, Period::WorkingDays(10), Period::Days(30));
+        assert_eq!(e.last_valid_day, Date::MAX);
+        assert_eq!(e.expires_at, Timestamp::MAX);
+        let e = expiry(
+            &utc,
+            "2026-01-05T03:00:00Z".parse().unwrap(),
+            Period::Days(u32::MAX),
+            Period::Days(u32::MAX),
+        );
+        assert_eq!(
+            (e.last_valid_day, e.disabled_at),
+            (Date::MAX, Timestamp::MAX)
+        );
     }
 
     #[test]

@@ -65,7 +65,7 @@ fn list_pattern(pattern: &ListMailbox<'_>) -> String {
         ListMailbox::Token(t) => String::from_utf8_lossy(t.as_ref()).into_owned(),
         ListMailbox::String(s) => String::from_utf8_lossy(s.as_ref()).into_owned(),
     };
-    utf7_imap::decode_utf7_imap(raw)
+    surel_maildir::names::decode_utf7(&raw).unwrap_or(raw)
 }
 
 impl Session {

@@ -92,6 +92,9 @@ impl ConfigError {
 }
 
 fn join(section: &str, key: &str) -> String {
+    // `""` is a legal TOML key (`[""]`, `"" = 1`): name it as TOML writes
+    // it, not as an empty string (found by fuzzing, issue 10).
+    let key = if key.is_empty() { "\"\"" } else { key };
     if section.is_empty() {
         key.to_string()
     } else {

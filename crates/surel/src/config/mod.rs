@@ -530,6 +530,51 @@ mod tests {
         assert!(err.contains("test.toml:8: policy.require_classes"), "{err}");
     }
 
+    /// Regression (issue 10, fuzz/corpus/config/crash_empty_table_name):
+    /// `[""]` is a legal table name; the error named the key as "".
+    #[test]
+    fn an_empty_key_is_named_as_toml_writes_it() {
+        let err = parse(&format!("{MINIMAL}[\"\"]\n")).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("\"\""), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("test.toml:7: \"\": unknown key"),
+            "{err}"
+        );
+        let err = parse("\t\t\t\t [\"\"]").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("\"\""), "{err}");
+    }
+
+    /// Regression (issue 10, fuzz/corpus/config/oom_argon2_memory and
+    /// slow_argon2_iterations): checking the config hashed a dummy password
+    /// with the configured cost, so a large number allocated that much
+    /// memory (4000000 KiB: 4 GB) or ran for minutes. The cost is now
+    /// checked against limits, without hashing.
+    #[test]
+    fn absurd_argon2_costs_are_refused_without_hashing() {
+        for (line, key) in [
+            ("argon2_memory_kib = 4000000", "auth.argon2_memory_kib"),
+            ("argon2_memory_kib = 4294967295", "auth.argon2_memory_kib"),
+            ("argon2_iterations = 400000", "auth.argon2_iterations"),
+            ("argon2_parallelism = 100000", "auth.argon2_parallelism"),
+            ("argon2_iterations = 0", "auth.argon2_iterations"),
+            ("argon2_memory_kib = 7", "auth.argon2_memory_kib"),
+        ] {
+            let started = std::time::Instant::now();
+            let err = parse(&format!("{MINIMAL}[auth]\n{line}\n")).unwrap_err();
+            assert_eq!(err.key.as_deref(), Some(key), "{line}: {err}");
+            assert_eq!(err.line, Some(8), "{line}: {err}");
+            assert!(started.elapsed().as_secs() < 1, "{line}: hashed?");
+        }
+        let ok = "argon2_memory_kib = 1048576\nargon2_iterations = 64\nargon2_parallelism = 4\n";
+        let started = std::time::Instant::now();
+        parse(&format!("{MINIMAL}[auth]\n{ok}")).unwrap();
+        assert!(
+            started.elapsed().as_secs() < 1,
+            "the upper limits were hashed"
+        );
+    }
+
     #[test]
     fn a_missing_required_key_says_what_to_add() {
         let text = MINIMAL.replace("hostname = \"mail.example.go.id\"\n", "");
