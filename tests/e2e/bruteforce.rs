@@ -6,10 +6,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-use std::process::Command;
-
-use support::accounts::{CHOSEN, ISSUED, cli};
-use support::{BIN, Server, TestConfig, workspace};
+use support::accounts::{CHOSEN, active, cli};
+use support::{BIN, Server, TestConfig, security_suite};
 
 #[test]
 fn lockout_and_throttle_hold_across_protocols_and_unknown_users_look_alike() {
@@ -23,42 +21,29 @@ fn lockout_and_throttle_hold_across_protocols_and_unknown_users_look_alike() {
     let mut users = vec!["budi".to_string(), "tono".to_string()];
     users.extend((1..=10).map(|k| format!("r{k}")));
     for user in &users {
-        let address = format!("{user}@kemenkeu.go.id");
-        cli(
-            dir,
-            &["user", "add", &address, "--password-stdin"],
-            &format!("{ISSUED}\n"),
-        );
-        cli(
-            dir,
-            &["user", "change-password", &address],
-            &format!("{ISSUED}\n{CHOSEN}\n"),
-        );
+        active(dir, &format!("{user}@kemenkeu.go.id"));
     }
     let server = Server::start(config);
     let ports = server.ports();
-    let out = Command::new("python3")
-        .arg(workspace().join("tests/security/bruteforce.py"))
-        .env("SUREL_IMAPS_PORT", ports.imaps.to_string())
-        .env("SUREL_SUBMISSIONS_PORT", ports.submissions.to_string())
-        .env("SUREL_WEB_PORT", ports.web.to_string())
-        .env("SUREL_BIN", BIN)
-        .env("SUREL_CONFIG", server.dir().join("surel.toml"))
-        .env("SUREL_DIR", server.dir())
-        .env("SUREL_CA", server.dir().join("certs/surel.crt"))
-        .output()
-        .expect("python3 must be installed (.ci/run installs it)");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    security_suite(
+        "bruteforce.py",
+        &[
+            ("SUREL_IMAPS_PORT", ports.imaps.to_string()),
+            ("SUREL_SUBMISSIONS_PORT", ports.submissions.to_string()),
+            ("SUREL_WEB_PORT", ports.web.to_string()),
+            ("SUREL_BIN", BIN.to_string()),
+            (
+                "SUREL_CONFIG",
+                server.dir().join("surel.toml").display().to_string(),
+            ),
+            ("SUREL_DIR", server.dir().display().to_string()),
+            (
+                "SUREL_CA",
+                server.dir().join("certs/surel.crt").display().to_string(),
+            ),
+        ],
+        || server.log(),
     );
-    assert!(
-        out.status.success(),
-        "{report}\n--- server log ---\n{}",
-        server.log()
-    );
-    println!("{report}");
     let log = server.log();
     assert!(!log.contains(CHOSEN), "a password reached the log");
     assert!(!log.contains("Keliru-"), "a password reached the log");

@@ -7,10 +7,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-use std::process::Command;
-
-use support::accounts::{CHOSEN, ISSUED, cli};
-use support::{Server, TestConfig, workspace};
+use support::accounts::{active, cli};
+use support::{Server, TestConfig, security_suite};
 
 #[test]
 fn hostile_clients_get_their_replies_and_a_normal_client_is_still_served() {
@@ -23,41 +21,25 @@ fn hostile_clients_get_their_replies_and_a_normal_client_is_still_served() {
     config.write();
     let dir = config.dir.path();
     cli(dir, &["domain", "add", "kemenkeu.go.id"], "");
-    let user = "budi@kemenkeu.go.id";
-    cli(
-        dir,
-        &["user", "add", user, "--password-stdin"],
-        &format!("{ISSUED}\n"),
-    );
-    cli(
-        dir,
-        &["user", "change-password", user],
-        &format!("{ISSUED}\n{CHOSEN}\n"),
-    );
+    active(dir, "budi@kemenkeu.go.id");
     let server = Server::start(config);
     let ports = server.ports();
-    let out = Command::new("python3")
-        .arg(workspace().join("tests/security/hostile.py"))
-        .env("SUREL_IMAP_PORT", ports.imap.to_string())
-        .env("SUREL_IMAPS_PORT", ports.imaps.to_string())
-        .env("SUREL_SMTP_PORT", ports.smtp.to_string())
-        .env("SUREL_SUBMISSIONS_PORT", ports.submissions.to_string())
-        .env("SUREL_WEB_PORT", ports.web.to_string())
-        .env("SUREL_PID", server.pid().to_string())
-        .env("SUREL_DIR", server.dir())
-        .env("SUREL_CA", server.dir().join("certs/surel.crt"))
-        .output()
-        .expect("python3 must be installed (.ci/run installs it)");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    security_suite(
+        "hostile.py",
+        &[
+            ("SUREL_IMAP_PORT", ports.imap.to_string()),
+            ("SUREL_IMAPS_PORT", ports.imaps.to_string()),
+            ("SUREL_SMTP_PORT", ports.smtp.to_string()),
+            ("SUREL_SUBMISSIONS_PORT", ports.submissions.to_string()),
+            ("SUREL_WEB_PORT", ports.web.to_string()),
+            ("SUREL_PID", server.pid().to_string()),
+            ("SUREL_DIR", server.dir().display().to_string()),
+            (
+                "SUREL_CA",
+                server.dir().join("certs/surel.crt").display().to_string(),
+            ),
+        ],
+        || server.log(),
     );
-    assert!(
-        out.status.success(),
-        "{report}\n--- server log ---\n{}",
-        server.log()
-    );
-    println!("{report}");
     assert!(!server.log().contains("panicked"), "{}", server.log());
 }

@@ -64,3 +64,18 @@ pub fn imap_login(server: &Server, user: &str, password: &str) -> String {
     );
     out
 }
+
+/// Adds `address` with the issued password and changes it to CHOSEN, as
+/// its user would: an active account (the domain must exist).
+pub fn active(dir: &Path, address: &str) {
+    cli(
+        dir,
+        &["user", "add", address, "--password-stdin"],
+        &format!("{ISSUED}\n"),
+    );
+    cli(
+        dir,
+        &["user", "change-password", address],
+        &format!("{ISSUED}\n{CHOSEN}\n"),
+    );
+}

@@ -377,3 +377,25 @@ pub fn subject_cn(s_client_output: &str) -> Option<String> {
     let cn = line.split("CN=").nth(1)?;
     Some(cn.split([',', '/']).next()?.to_string())
 }
+
+/// Runs a Python suite from tests/security with `env`; panics with its
+/// output (and `log`, the server's) unless it succeeds; returns the output.
+pub fn security_suite(script: &str, env: &[(&str, String)], log: impl Fn() -> String) -> String {
+    let out = Command::new("python3")
+        .arg(workspace().join("tests/security").join(script))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("python3 must be installed (.ci/run installs it)");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{report}\n--- server log ---\n{}",
+        log()
+    );
+    println!("{report}");
+    report
+}
