@@ -782,6 +782,8 @@ impl Session {
                 }
             }
         }
+        // Read before stamping: our own Received: line need not be parsed.
+        let message_id = crate::deliver::message_id(&message);
         let stamped = crate::deliver::stamp(
             &self.shared.hostname,
             self.role,
@@ -819,7 +821,12 @@ impl Session {
         let ret_headers_only = self.tx.ret_headers_only;
         let shared = self.shared.clone();
         let size = stamped.len();
-        let message_id = crate::deliver::message_id(&stamped);
+        let message_id = if message_id.is_empty() && self.role == Role::Submission {
+            // stamp() added one.
+            crate::deliver::message_id(&stamped)
+        } else {
+            message_id
+        };
         let queued = match (&self.shared.queue, remote.is_empty()) {
             (_, true) => None,
             (None, false) => {

@@ -183,25 +183,19 @@ impl Store {
     }
 
     pub fn account(&self, local: &str, domain: &str) -> Result<Option<Account>> {
-        Ok(self
-            .conn()
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM accounts WHERE local = ?1 AND domain = ?2"),
-                [local, domain],
-                row,
-            )
-            .optional()?)
+        self.read_one(
+            &format!("SELECT {COLUMNS} FROM accounts WHERE local = ?1 AND domain = ?2"),
+            [local, domain],
+            row,
+        )
     }
 
     pub fn account_by_id(&self, id: i64) -> Result<Option<Account>> {
-        Ok(self
-            .conn()
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM accounts WHERE id = ?1"),
-                [id],
-                row,
-            )
-            .optional()?)
+        self.read_one(
+            &format!("SELECT {COLUMNS} FROM accounts WHERE id = ?1"),
+            [id],
+            row,
+        )
     }
 
     pub fn list_accounts(&self) -> Result<Vec<Account>> {
@@ -361,15 +355,12 @@ impl Store {
     /// Whether the expiry notice `days_before` for the password set at
     /// `changed_at` has gone out.
     pub fn notice_sent(&self, id: i64, changed_at: Timestamp, days_before: u32) -> Result<bool> {
-        let found: Option<i64> = self
-            .conn()
-            .query_row(
-                "SELECT 1 FROM expiry_notices
-                 WHERE account_id = ?1 AND password_changed_at = ?2 AND days_before = ?3",
-                params![id, changed_at.as_second(), days_before],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let found: Option<i64> = self.read_one(
+            "SELECT 1 FROM expiry_notices
+             WHERE account_id = ?1 AND password_changed_at = ?2 AND days_before = ?3",
+            params![id, changed_at.as_second(), days_before],
+            |r| r.get(0),
+        )?;
         Ok(found.is_some())
     }
 

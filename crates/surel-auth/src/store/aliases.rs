@@ -88,7 +88,7 @@ impl Store {
     pub fn alias_targets(&self, address: &str) -> Result<Vec<String>> {
         let conn = self.conn();
         let mut stmt =
-            conn.prepare("SELECT target FROM aliases WHERE address = ?1 ORDER BY target")?;
+            conn.prepare_cached("SELECT target FROM aliases WHERE address = ?1 ORDER BY target")?;
         let rows = stmt
             .query_map([address], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;

@@ -150,35 +150,26 @@ impl Store {
     /// The real domain a name stands for (itself, or the target of a domain alias).
     pub fn canonical_domain(&self, name: &str) -> Result<Option<String>> {
         let name = name.trim_end_matches('.');
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT COALESCE(alias_of, name) FROM domains WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
-            .optional()?)
+        self.read_one(
+            "SELECT COALESCE(alias_of, name) FROM domains WHERE name = ?1",
+            [name],
+            |r| r.get(0),
+        )
     }
 
     pub fn domain_by_netbios(&self, netbios: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT COALESCE(alias_of, name) FROM domains WHERE netbios = ?1",
-                [netbios],
-                |r| r.get(0),
-            )
-            .optional()?)
+        self.read_one(
+            "SELECT COALESCE(alias_of, name) FROM domains WHERE netbios = ?1",
+            [netbios],
+            |r| r.get(0),
+        )
     }
 
     pub fn default_domain(&self) -> Result<Option<String>> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT name FROM domains WHERE is_default LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?)
+        self.read_one(
+            "SELECT name FROM domains WHERE is_default LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
     }
 }

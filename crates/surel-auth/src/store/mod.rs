@@ -89,6 +89,8 @@ impl Store {
             source,
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
+        // Room for every lookup the logins, RCPTs and the web make.
+        conn.set_prepared_statement_cache_capacity(64);
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(open_err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -122,5 +124,22 @@ impl Store {
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The one row of a lookup, if any, through a statement kept prepared:
+    /// every SMTP RCPT and IMAP LOGIN makes a few of these, and parsing
+    /// their SQL each time cost more than running them.
+    fn read_one<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>> {
+        use rusqlite::OptionalExtension as _;
+        Ok(self
+            .conn()
+            .prepare_cached(sql)?
+            .query_row(params, f)
+            .optional()?)
     }
 }
