@@ -108,6 +108,10 @@ pub async fn idle_memory(
     names: Vec<String>,
     label: &str,
 ) -> anyhow::Result<()> {
+    // At rest means after a rest: the previous workload's last sessions
+    // may still be closing (Dovecot's imap processes exiting, surel's
+    // blocking threads giving back their memory after 1 s idle).
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let at_rest = pss_kib(&names);
     let mut held = Vec::with_capacity(connections);
     let step: usize = std::env::var("BENCH_BATCH")
