@@ -113,6 +113,16 @@ fn connect(index: &Path) -> Result<Connection> {
     // Every IMAP session holds a connection: keep its page cache small
     // (the OS caches the file anyway).
     db.pragma_update(None, "cache_size", -256)?;
+    // When the last connection to an index closed (an IMAP LOGOUT, or IDLE
+    // parking its session), SQLite checkpointed and deleted the WAL, and the
+    // next session's first write created it again: four extra fsyncs (WAL
+    // and database at close; WAL header and its directory at creation) in
+    // every session that changed anything. The WAL now stays between
+    // sessions and is checkpointed as it grows, as on any busy connection.
+    db.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )?;
     Ok(db)
 }
 

@@ -12,9 +12,11 @@ mod conn;
 mod limits;
 mod line;
 mod listener;
+mod quickack;
 
 pub use bind::{BindError, bind};
 pub use conn::{BoxStream, Conn, ConnInfo, Context, Timeouts, TlsInfo};
 pub use limits::{ConnectionLimits, LimitRefusal};
 pub use line::{LineError, Next, next_line, read_line};
 pub use listener::{BoxFuture, Listener, Service};
+pub use quickack::QuickAckStream;

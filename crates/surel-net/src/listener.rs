@@ -82,7 +82,7 @@ impl Listener {
             };
             let span = info_span!("conn", id = info.id, listener = self.role, peer = %peer);
             let conn = Conn {
-                stream: Box::new(stream),
+                stream: Box::new(crate::QuickAckStream(stream)),
                 info,
                 ctx: Arc::clone(&ctx),
             };
