@@ -19,6 +19,16 @@ use tokio::net::TcpStream;
 /// An accepted TCP stream that asks for quick ACKs after each write.
 pub struct QuickAckStream(pub TcpStream);
 
+impl QuickAckStream {
+    /// After a write that sent something, leaves the kernel's delayed-ACK
+    /// mode. Best effort: a failure only means the old behaviour.
+    fn ack_soon_after(&self, written: &Poll<io::Result<usize>>) {
+        if matches!(written, Poll::Ready(Ok(n)) if *n > 0) {
+            let _ = self.0.set_quickack(true);
+        }
+    }
+}
+
 impl AsyncRead for QuickAckStream {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -36,10 +46,7 @@ impl AsyncWrite for QuickAckStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.0).poll_write(cx, buf);
-        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
-            // Best effort: a failure only means the old behaviour.
-            let _ = self.0.set_quickack(true);
-        }
+        self.ack_soon_after(&written);
         written
     }
 
@@ -49,9 +56,7 @@ impl AsyncWrite for QuickAckStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.0).poll_write_vectored(cx, bufs);
-        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
-            let _ = self.0.set_quickack(true);
-        }
+        self.ack_soon_after(&written);
         written
     }
 
