@@ -1,13 +1,25 @@
-//! Writing a new message (SMTP delivery, IMAP APPEND): tmp, fsync, rename
-//! into new (or cur when it has flags), fsync the directory, then the index.
-//! Success is returned only after all of it, so an acknowledged message is
-//! on disk; an interrupted one is either absent or whole, never half.
+//! Writing a new message (SMTP delivery, IMAP APPEND): write and fsync it
+//! in tmp/, then in one turn of the index writer take its UID, rename it
+//! into new/ (cur/ when it has flags) named with that UID, and index it;
+//! then fsync the directory. Success is returned only after all of it, so
+//! an acknowledged message is on disk; an interrupted one is either absent
+//! or whole, never half.
+//!
+//! The index commit of a new message is not fsynced (SQLite's
+//! `synchronous = NORMAL`, as Dovecot's default `mail_fsync = optimized`
+//! leaves its index and uidlist unsynced): the file and its directory entry
+//! are what must survive, and they carry everything the index row holds,
+//! the UID included. A power loss can only cost the index its last
+//! unsynced commits; the first open after the reboot rescans and indexes
+//! those files again under the UIDs their names record (see
+//! `Mailbox::recover_after_reboot`). This takes one fsync (~0.25 ms) out of
+//! every delivery's acknowledgement, and out of the writer's turn.
 
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::params;
 
 use crate::error::{Error, Result};
 use crate::filename;
@@ -26,7 +38,7 @@ pub struct Appended {
 #[cfg(test)]
 thread_local! {
     /// Test hook: stop the write path after this step (1 = tmp written,
-    /// 2 = fsynced, 3 = renamed, 4 = directory fsynced).
+    /// 2 = fsynced, 3 = renamed, 4 = indexed: the directory fsync fails).
     pub(crate) static STOP_AFTER: std::cell::Cell<u8> = const { std::cell::Cell::new(0) };
 }
 
@@ -83,45 +95,46 @@ impl Mailbox {
         }
 
         let in_new = flags.maildir_letters().is_empty();
-        let (target_dir, target) = if in_new {
-            (dir.join("new"), dir.join("new").join(&base))
-        } else {
-            let name = format!("{base}:2,{}", flags.maildir_letters());
-            (dir.join("cur"), dir.join("cur").join(name))
-        };
-        if let Err(e) = fs::rename(&tmp, &target) {
-            let _ = fs::remove_file(&tmp);
-            return Err(Error::io(&target)(e));
-        }
-        let indexed = step(3)
-            .and_then(|()| sync_dir(&target_dir))
-            .and_then(|()| step(4))
-            .and_then(|()| {
-                let writer = std::sync::Arc::clone(&self.writer);
-                let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
-                let tx = self
-                    .conn
-                    .as_mut()
-                    .ok_or(Error::Parked)?
-                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let (uid, modseq): (i64, i64) = next_uid(&tx, f.id)?;
-                insert_message(
-                    &tx,
-                    f.id,
-                    uid,
-                    &base,
-                    in_new,
-                    flags,
-                    modseq,
-                    internal_date.unwrap_or_else(now_secs),
-                    size,
-                    vsize,
-                    &cached,
-                )?;
-                tx.commit()?;
-                Ok(uid as u32)
-            });
-        match indexed {
+        let target_dir = dir.join(if in_new { "new" } else { "cur" });
+        let mut renamed = None;
+        let indexed = self.write_unsynced(|tx| {
+            let (uid, modseq): (i64, i64) = next_uid(tx, f.id)?;
+            let named = filename::with_uid(&base, uid as u32);
+            let target = if in_new {
+                target_dir.join(&named)
+            } else {
+                target_dir.join(format!("{named}:2,{}", flags.maildir_letters()))
+            };
+            fs::rename(&tmp, &target).map_err(Error::io(&target))?;
+            renamed = Some(target);
+            step(3)?;
+            insert_message(
+                tx,
+                f.id,
+                uid,
+                &named,
+                in_new,
+                flags,
+                modseq,
+                internal_date.unwrap_or_else(now_secs),
+                size,
+                vsize,
+                &cached,
+            )?;
+            Ok(uid as u32)
+        });
+        let acknowledged = indexed.and_then(|uid| {
+            step(4)
+                .and_then(|()| sync_dir(&target_dir))
+                .map(|()| uid)
+                .inspect_err(|_| {
+                    // Indexed but not on disk for sure: take the row back
+                    // too (should this fail, a rescan drops a row whose
+                    // file is gone).
+                    let _ = self.remove_row(f.id, uid);
+                })
+        });
+        match acknowledged {
             Ok(uid) => {
                 self.notify(&f.name, Event::New { uid });
                 Ok(Appended {
@@ -133,10 +146,15 @@ impl Mailbox {
                 // Not acknowledged: take the file back so a retry does not
                 // leave a duplicate. (If this fails too, the next rescan
                 // indexes the message: whole, never half.)
-                let _ = fs::remove_file(&target);
+                let _ = fs::remove_file(renamed.as_ref().unwrap_or(&tmp));
                 Err(e)
             }
         }
+    }
+
+    /// Deletes one index row (a delivery that could not be finished).
+    fn remove_row(&mut self, folder_id: i64, uid: u32) -> Result<()> {
+        self.write(|tx| crate::messages::delete_row(tx, folder_id, uid))
     }
 }
 
@@ -238,8 +256,11 @@ mod tests {
             assert!(mb.rescan("INBOX").unwrap().added.is_empty());
         }
         let ok = mb.deliver(MSG).unwrap();
-        assert_eq!(ok.uid, 1, "failed attempts used no UID");
-        assert_eq!(mb.read("INBOX", 1).unwrap(), MSG);
+        assert_eq!(
+            ok.uid, 2,
+            "only the attempt that got as far as the index used a UID"
+        );
+        assert_eq!(mb.read("INBOX", 2).unwrap(), MSG);
     }
 
     #[test]
@@ -260,5 +281,56 @@ mod tests {
             2,
             "the tmp file is never a message"
         );
+    }
+
+    #[test]
+    fn after_a_power_loss_the_commits_the_index_lost_come_back_under_the_same_uids() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut mb = Mailbox::open(dir.path(), Quota::default()).unwrap();
+        let msgs: Vec<Vec<u8>> = (1..=3)
+            .map(|i| format!("Subject: {i}\r\n\r\nbody {i}\r\n").into_bytes())
+            .collect();
+        for m in &msgs {
+            mb.deliver(m).unwrap();
+        }
+        drop(mb);
+        // As if the power failed before the unsynced commits of UIDs 2 and
+        // 3 reached the disk (their files were fsynced), and the system
+        // booted again.
+        let db = rusqlite::Connection::open(dir.path().join(crate::schema::INDEX_FILE)).unwrap();
+        db.execute_batch(
+            "DELETE FROM messages WHERE uid >= 2;
+             UPDATE folders SET uidnext = 2 WHERE name = 'INBOX';
+             UPDATE meta SET value = 'an earlier boot' WHERE key = 'boot';",
+        )
+        .unwrap();
+        drop(db);
+
+        let mut mb = Mailbox::open(dir.path(), Quota::default()).unwrap();
+        let uids: Vec<u32> = mb
+            .messages("INBOX")
+            .unwrap()
+            .iter()
+            .map(|m| m.uid)
+            .collect();
+        assert_eq!(uids, vec![1, 2, 3]);
+        for (uid, m) in (1..).zip(&msgs) {
+            assert_eq!(&mb.read("INBOX", uid).unwrap(), m, "UID {uid}");
+        }
+        assert_eq!(mb.deliver(MSG).unwrap().uid, 4, "no UID given twice");
+    }
+
+    #[test]
+    fn a_file_naming_a_uid_already_given_out_gets_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut mb = Mailbox::open(dir.path(), Quota::default()).unwrap();
+        mb.deliver(MSG).unwrap();
+        mb.deliver(MSG).unwrap();
+        // Copied in by hand from another folder, name and all.
+        let base = crate::filename::with_uid(&crate::filename::new_base(3, 3), 1);
+        fs::write(dir.path().join("new").join(base), b"x\r\n").unwrap();
+        assert_eq!(mb.rescan("INBOX").unwrap().added, vec![3]);
+        assert_eq!(mb.read("INBOX", 1).unwrap(), MSG);
+        assert_eq!(mb.read("INBOX", 3).unwrap(), b"x\r\n");
     }
 }

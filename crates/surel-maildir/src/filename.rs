@@ -1,6 +1,9 @@
 //! Dovecot-compatible Maildir file names:
 //! `<secs>.M<usecs>P<pid>Q<n>R<random>.<host>,S=<size>,W=<vsize>` plus
-//! `:2,<flags>` once a message is in `cur/`.
+//! `:2,<flags>` once a message is in `cur/`. Files surel writes also carry
+//! `,U=<uid>`: the UID their delivery took, so a rescan after a power loss
+//! that cost the index its last commits gives each message the same UID
+//! again (Dovecot ignores fields it does not know).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -49,15 +52,27 @@ pub fn split(file: &str) -> (&str, &str) {
     }
 }
 
+/// The value of a `,<key>` field of a base name.
+fn field<T: std::str::FromStr>(base: &str, key: &str) -> Option<T> {
+    base.split(',')
+        .skip(1)
+        .find_map(|f| f.strip_prefix(key))
+        .and_then(|v| v.parse().ok())
+}
+
 /// The `,S=` and `,W=` sizes a base name carries, if it does.
 pub fn sizes(base: &str) -> (Option<u64>, Option<u64>) {
-    let field = |key: &str| {
-        base.split(',')
-            .skip(1)
-            .find_map(|f| f.strip_prefix(key))
-            .and_then(|v| v.parse().ok())
-    };
-    (field("S="), field("W="))
+    (field(base, "S="), field(base, "W="))
+}
+
+/// `base` named with the UID its message took.
+pub fn with_uid(base: &str, uid: u32) -> String {
+    format!("{base},U={uid}")
+}
+
+/// The UID a base name records (see the module comment), if any.
+pub fn uid_hint(base: &str) -> Option<u32> {
+    field(base, "U=").filter(|&uid| uid > 0)
 }
 
 /// Bytes of `raw` once every bare LF is a CRLF (IMAP's RFC822.SIZE).
@@ -83,6 +98,11 @@ mod tests {
         assert_eq!(split(&format!("{a}:2,FS")), (a.as_str(), "FS"));
         assert_eq!(split(&a), (a.as_str(), ""));
         assert_eq!(sizes("1700000000.M1P2.host"), (None, None));
+        let named = with_uid(&a, 42);
+        assert_eq!(uid_hint(&named), Some(42));
+        assert_eq!(sizes(&named), (Some(10), Some(12)));
+        assert_eq!(uid_hint(&a), None);
+        assert_eq!(uid_hint("1.M1P2.host,U=0"), None);
         assert_eq!(crlf_size(b"a\nb\r\nc\n"), 9);
     }
 }

@@ -4,7 +4,7 @@
 
 use std::fs;
 
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::params;
 
 use crate::error::{Error, Result};
 use crate::mailbox::{Mailbox, make_dir, sync_dir};
@@ -145,21 +145,15 @@ impl Mailbox {
             done.push((old.clone(), new));
         }
         sync_dir(&self.root)?;
-        let writer = std::sync::Arc::clone(&self.writer);
-        let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = self
-            .conn
-            .as_mut()
-            .ok_or(Error::Parked)?
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for (old, new) in &done {
-            tx.execute(
-                "UPDATE folders SET name = ?2 WHERE name = ?1",
-                params![old, new],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.write(|tx| {
+            for (old, new) in &done {
+                tx.execute(
+                    "UPDATE folders SET name = ?2 WHERE name = ?1",
+                    params![old, new],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// Deletes a folder and its messages. INBOX, and folders that still

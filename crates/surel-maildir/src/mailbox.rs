@@ -4,7 +4,8 @@
 //! each other's changes through [`crate::notify`].
 //!
 //! Invariants:
-//! - a message file is complete and fsynced before the index names it;
+//! - a message file is complete and fsynced before the index names it, and
+//!   its directory entry is fsynced before the message is acknowledged;
 //! - UIDs in a folder only grow and are never reused while its UIDVALIDITY
 //!   stands (UIDNEXT is kept in the index, not derived from the messages);
 //! - every path is built from a validated folder name (see `names`), so
@@ -147,6 +148,17 @@ fn set_wal(db: &Connection) -> Result<()> {
     }
 }
 
+/// This kernel boot's random id (Linux; empty elsewhere, where every open
+/// then counts as the same boot).
+fn boot_id() -> &'static str {
+    static BOOT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BOOT.get_or_init(|| {
+        fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|id| id.trim().to_string())
+            .unwrap_or_default()
+    })
+}
+
 /// fsyncs a directory, so a rename or create in it survives a crash.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     fs::File::open(dir)
@@ -221,7 +233,50 @@ impl Mailbox {
         for (name, _) in names::SPECIAL {
             mailbox.ensure_folder(name)?;
         }
+        mailbox.recover_after_reboot()?;
         Ok(mailbox)
+    }
+
+    /// New messages are indexed without fsync (see `deliver`), so an
+    /// operating-system crash or power loss, and only that, can cost the
+    /// index its last commits while their files are safe on disk. Those
+    /// always lie between two boots: the first open in a new boot rescans
+    /// every folder, which indexes them again under the UIDs their file
+    /// names record, before anything can take those UIDs. One query
+    /// otherwise.
+    fn recover_after_reboot(&mut self) -> Result<()> {
+        let boot = boot_id();
+        let last: Option<String> = self
+            .db()?
+            .prepare_cached("SELECT value FROM meta WHERE key = 'boot'")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        if last.as_deref() == Some(boot) {
+            return Ok(());
+        }
+        // A new index has nothing to recover; one made by a release
+        // before unsynced commits has nothing lost.
+        if last.is_some() {
+            let folders: Vec<String> = self
+                .db()?
+                .prepare("SELECT name FROM folders")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for name in folders {
+                let found = self.rescan(&name)?;
+                if !found.added.is_empty() {
+                    tracing::warn!(root = %self.root.display(), folder = %name, messages = found.added.len(),
+                        "indexed again after a system crash: messages whose index entry was not yet on disk");
+                }
+            }
+        }
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('boot', ?1)",
+                [boot],
+            )?;
+            Ok(())
+        })
     }
 
     /// Gives back memory held for speed (prepared statements, cached
@@ -248,6 +303,38 @@ impl Mailbox {
             self.conn = Some(connect(&self.root.join(schema::INDEX_FILE))?);
         }
         Ok(())
+    }
+
+    /// Runs `work` in one write transaction, in this user's writer turn
+    /// (see `notify::writer_lock`), and commits it with fsync.
+    pub(crate) fn write<T>(
+        &mut self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let writer = std::sync::Arc::clone(&self.writer);
+        let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = self
+            .conn
+            .as_mut()
+            .ok_or(Error::Parked)?
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = work(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// `write`, committed without fsync: only for changes the files on
+    /// disk can rebuild after a system crash (see `deliver`).
+    pub(crate) fn write_unsynced<T>(
+        &mut self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.db()?.pragma_update(None, "synchronous", "NORMAL")?;
+        let result = self.write(work);
+        let restored = self.db()?.pragma_update(None, "synchronous", "FULL");
+        let out = result?;
+        restored?;
+        Ok(out)
     }
 
     pub(crate) fn db(&self) -> Result<&Connection> {
@@ -331,21 +418,16 @@ impl Mailbox {
                 .open(&marker)
                 .map_err(Error::io(&marker))?;
         }
-        let writer = std::sync::Arc::clone(&self.writer);
-        let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = self
-            .conn
-            .as_mut()
-            .ok_or(Error::Parked)?
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let last: Option<i64> =
-            tx.query_row("SELECT MAX(uidvalidity) FROM folders", [], |r| r.get(0))?;
-        let uidvalidity = now_secs().max(last.unwrap_or(0) + 1).min(u32::MAX as i64);
-        tx.execute(
-            "INSERT OR IGNORE INTO folders (name, uidvalidity) VALUES (?1, ?2)",
-            rusqlite::params![name, uidvalidity],
-        )?;
-        tx.commit()?;
+        self.write(|tx| {
+            let last: Option<i64> =
+                tx.query_row("SELECT MAX(uidvalidity) FROM folders", [], |r| r.get(0))?;
+            let uidvalidity = now_secs().max(last.unwrap_or(0) + 1).min(u32::MAX as i64);
+            tx.execute(
+                "INSERT OR IGNORE INTO folders (name, uidvalidity) VALUES (?1, ?2)",
+                rusqlite::params![name, uidvalidity],
+            )?;
+            Ok(())
+        })?;
         self.find_folder(name)?
             .ok_or_else(|| Error::NoSuchFolder(name.to_string()))
     }

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 
 use crate::deliver::next_uid;
 use crate::error::{Error, Result};
@@ -162,73 +162,68 @@ impl Mailbox {
     ) -> Result<Stored> {
         let f = self.folder(folder)?;
         let mut stored = Stored::default();
-        let writer = std::sync::Arc::clone(&self.writer);
-        let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = self
-            .conn
-            .as_mut()
-            .ok_or(Error::Parked)?
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let dir = self.root.join(crate::names::disk_name(&f.name));
-        for &uid in uids {
-            let meta = tx
-                .prepare_cached(
-                    "SELECT uid, sys, keywords, modseq, internal_date, vsize, size, base, in_new
-                     FROM messages WHERE folder_id = ?1 AND uid = ?2",
-                )?
-                .query_row(params![f.id, uid], meta_row)
-                .optional()?;
-            let Some(meta) = meta else { continue };
-            if unchanged_since.is_some_and(|since| meta.modseq > since) {
-                stored.modified.push(uid);
-                continue;
-            }
-            let mut new = match change {
-                FlagChange::Set => Flags::new(),
-                FlagChange::Add | FlagChange::Remove => meta.flags.clone(),
-            };
-            for name in flags.names() {
-                if change == FlagChange::Remove {
-                    new.remove(&name);
-                } else {
-                    new.insert(&name);
+        self.write(|tx| {
+            for &uid in uids {
+                let meta = tx
+                    .prepare_cached(
+                        "SELECT uid, sys, keywords, modseq, internal_date, vsize, size, base, in_new
+                         FROM messages WHERE folder_id = ?1 AND uid = ?2",
+                    )?
+                    .query_row(params![f.id, uid], meta_row)
+                    .optional()?;
+                let Some(meta) = meta else { continue };
+                if unchanged_since.is_some_and(|since| meta.modseq > since) {
+                    stored.modified.push(uid);
+                    continue;
                 }
+                let mut new = match change {
+                    FlagChange::Set => Flags::new(),
+                    FlagChange::Add | FlagChange::Remove => meta.flags.clone(),
+                };
+                for name in flags.names() {
+                    if change == FlagChange::Remove {
+                        new.remove(&name);
+                    } else {
+                        new.insert(&name);
+                    }
+                }
+                if new == meta.flags {
+                    stored.updated.push(meta);
+                    continue;
+                }
+                // Keep the file name's letters in step with the system flags,
+                // so other tools see them too.
+                let from = if meta.in_new {
+                    dir.join("new").join(&meta.base)
+                } else {
+                    dir.join("cur")
+                        .join(format!("{}:2,{}", meta.base, meta.flags.maildir_letters()))
+                };
+                let to = dir
+                    .join("cur")
+                    .join(format!("{}:2,{}", meta.base, new.maildir_letters()));
+                if from != to {
+                    fs::rename(&from, &to).map_err(Error::io(&from))?;
+                }
+                let modseq: i64 = tx.query_row(
+                    "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
+                    [f.id],
+                    |r| r.get(0),
+                )?;
+                tx.prepare_cached(
+                    "UPDATE messages SET sys = ?3, keywords = ?4, modseq = ?5, in_new = 0 WHERE folder_id = ?1 AND uid = ?2",
+                )?
+                .execute(params![f.id, uid, new.bits(), new.keywords_text(), modseq])?;
+                stored.updated.push(MessageMeta {
+                    flags: new,
+                    modseq: modseq as u64,
+                    in_new: false,
+                    ..meta
+                });
             }
-            if new == meta.flags {
-                stored.updated.push(meta);
-                continue;
-            }
-            // Keep the file name's letters in step with the system flags,
-            // so other tools see them too.
-            let from = if meta.in_new {
-                dir.join("new").join(&meta.base)
-            } else {
-                dir.join("cur")
-                    .join(format!("{}:2,{}", meta.base, meta.flags.maildir_letters()))
-            };
-            let to = dir
-                .join("cur")
-                .join(format!("{}:2,{}", meta.base, new.maildir_letters()));
-            if from != to {
-                fs::rename(&from, &to).map_err(Error::io(&from))?;
-            }
-            let modseq: i64 = tx.query_row(
-                "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
-                [f.id],
-                |r| r.get(0),
-            )?;
-            tx.prepare_cached(
-                "UPDATE messages SET sys = ?3, keywords = ?4, modseq = ?5, in_new = 0 WHERE folder_id = ?1 AND uid = ?2",
-            )?
-            .execute(params![f.id, uid, new.bits(), new.keywords_text(), modseq])?;
-            stored.updated.push(MessageMeta {
-                flags: new,
-                modseq: modseq as u64,
-                in_new: false,
-                ..meta
-            });
-        }
-        tx.commit()?;
+            Ok(())
+        })?;
         for m in &stored.updated {
             self.notify(
                 &f.name,
@@ -299,17 +294,10 @@ impl Mailbox {
             undo(&placed);
             return Err(e);
         }
-        let committed = (|| -> Result<Vec<(u32, u32)>> {
-            let writer = std::sync::Arc::clone(&self.writer);
-            let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
-            let tx = self
-                .conn
-                .as_mut()
-                .ok_or(Error::Parked)?
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let committed = self.write(|tx| {
             let mut pairs = Vec::new();
             for p in &placed {
-                let (uid, modseq): (i64, i64) = next_uid(&tx, dst.id)?;
+                let (uid, modseq): (i64, i64) = next_uid(tx, dst.id)?;
                 tx.prepare_cached(
                     "INSERT INTO messages (folder_id, uid, base, in_new, sys, keywords, modseq, internal_date, size, vsize,
                        header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id)
@@ -322,12 +310,11 @@ impl Mailbox {
             }
             if remove {
                 for p in &placed {
-                    delete_row(&tx, src.id, p.source.uid)?;
+                    delete_row(tx, src.id, p.source.uid)?;
                 }
             }
-            tx.commit()?;
             Ok(pairs)
-        })();
+        });
         let pairs = match committed {
             Ok(pairs) => pairs,
             Err(e) => {
@@ -366,27 +353,22 @@ impl Mailbox {
             .iter()
             .map(|m| self.message_path(&f.name, m))
             .collect();
-        let writer = std::sync::Arc::clone(&self.writer);
-        let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = self
-            .conn
-            .as_mut()
-            .ok_or(Error::Parked)?
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Files first, then rows: a crash in between leaves rows without
-        // files, which the next rescan drops. The other order would bring
-        // expunged messages back.
-        for path in &paths {
-            if let Err(e) = fs::remove_file(path)
-                && e.kind() != std::io::ErrorKind::NotFound
-            {
-                tracing::warn!(path = %path.display(), error = %e, "expunged message file could not be removed");
+        self.write(|tx| {
+            // Files first, then rows: a crash in between leaves rows without
+            // files, which the next rescan drops. The other order would bring
+            // expunged messages back.
+            for path in &paths {
+                if let Err(e) = fs::remove_file(path)
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!(path = %path.display(), error = %e, "expunged message file could not be removed");
+                }
             }
-        }
-        for m in &doomed {
-            delete_row(&tx, f.id, m.uid)?;
-        }
-        tx.commit()?;
+            for m in &doomed {
+                delete_row(tx, f.id, m.uid)?;
+            }
+            Ok(())
+        })?;
         for m in &doomed {
             self.notify(&f.name, Event::Expunged { uid: m.uid });
         }

@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 
 use crate::deliver::{insert_message, next_uid};
 use crate::error::{Error, Result};
@@ -118,6 +118,22 @@ fn indexed_inodes(root: &Path, tx: &rusqlite::Transaction<'_>) -> Result<HashSet
     Ok(out)
 }
 
+/// Takes `uid` and a new modseq for a message being indexed again, if the
+/// folder has not given that UID out yet (UIDNEXT is at or below it).
+fn take_uid(
+    tx: &rusqlite::Transaction<'_>,
+    folder_id: i64,
+    uid: u32,
+) -> rusqlite::Result<Option<(i64, i64)>> {
+    tx.query_row(
+        "UPDATE folders SET uidnext = ?2 + 1, highestmodseq = highestmodseq + 1
+         WHERE id = ?1 AND uidnext <= ?2 RETURNING ?2, highestmodseq",
+        params![folder_id, uid],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+}
+
 impl Mailbox {
     /// Rescans a folder if its directories changed since the last scan.
     pub fn sync(&mut self, folder: &str) -> Result<Rescan> {
@@ -146,100 +162,109 @@ impl Mailbox {
         let known = self.messages(&f.name)?;
         let mut result = Rescan::default();
 
-        let writer = std::sync::Arc::clone(&self.writer);
-        let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = self
-            .conn
-            .as_mut()
-            .ok_or(Error::Parked)?
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for meta in &known {
-            match disk.remove(&meta.base) {
-                None => {
-                    delete_row(&tx, f.id, meta.uid)?;
-                    result.removed.push(meta.uid);
-                }
-                Some(file) => {
-                    let letters = Flags::from_maildir_letters(&file.letters);
-                    let flags = meta.flags.with_system_of(&letters);
-                    if file.in_new != meta.in_new || flags != meta.flags {
-                        let modseq: i64 = tx.query_row(
-                            "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
-                            [f.id],
-                            |r| r.get(0),
-                        )?;
-                        tx.execute(
-                            "UPDATE messages SET in_new = ?3, sys = ?4, modseq = ?5 WHERE folder_id = ?1 AND uid = ?2",
-                            params![f.id, meta.uid, file.in_new, flags.bits(), modseq],
-                        )?;
-                        result.reflagged.push(meta.uid);
+        let root = self.root.clone();
+        self.write(|tx| {
+            for meta in &known {
+                match disk.remove(&meta.base) {
+                    None => {
+                        delete_row(tx, f.id, meta.uid)?;
+                        result.removed.push(meta.uid);
+                    }
+                    Some(file) => {
+                        let letters = Flags::from_maildir_letters(&file.letters);
+                        let flags = meta.flags.with_system_of(&letters);
+                        if file.in_new != meta.in_new || flags != meta.flags {
+                            let modseq: i64 = tx.query_row(
+                                "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
+                                [f.id],
+                                |r| r.get(0),
+                            )?;
+                            tx.execute(
+                                "UPDATE messages SET in_new = ?3, sys = ?4, modseq = ?5 WHERE folder_id = ?1 AND uid = ?2",
+                                params![f.id, meta.uid, file.in_new, flags.bits(), modseq],
+                            )?;
+                            result.reflagged.push(meta.uid);
+                        }
                     }
                 }
             }
-        }
-        // New files in name order: Dovecot names start with the delivery time.
-        let mut new_files: Vec<(String, OnDisk)> = disk.into_iter().collect();
-        new_files.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut linked: Option<HashSet<(u64, u64)>> = None;
-        for (base, file) in new_files {
-            let path = dir
-                .join(if file.in_new { "new" } else { "cur" })
-                .join(&file.file);
-            // COPY and MOVE hard-link the file into the target folder. A
-            // crash between the link and the index (or, for MOVE, between
-            // the index and removing the source) leaves a second link that
-            // no row names while another row names its inode: the leftover
-            // of an unfinished command, not new mail. Indexing it would
-            // show the message twice; it is removed instead.
-            if let Ok(m) = fs::metadata(&path)
-                && m.nlink() > 1
-            {
-                let known = match &linked {
-                    Some(set) => set,
-                    None => linked.insert(indexed_inodes(&self.root, &tx)?),
-                };
-                if known.contains(&(m.dev(), m.ino())) {
-                    tracing::info!(path = %path.display(), "removing the leftover link of an interrupted COPY or MOVE");
-                    let _ = fs::remove_file(&path);
-                    continue;
+            // Files named with the UID their delivery took, whose index row a
+            // power loss undid, first and under that UID (`take_uid` refuses
+            // one the folder already gave out); then the others in name order:
+            // Dovecot names start with the delivery time.
+            let mut new_files: Vec<(Option<u32>, String, OnDisk)> = disk
+                .into_iter()
+                .map(|(base, file)| (filename::uid_hint(&base), base, file))
+                .collect();
+            new_files.sort_by(|a, b| (a.0.is_none(), a.0, &a.1).cmp(&(b.0.is_none(), b.0, &b.1)));
+            let mut linked: Option<HashSet<(u64, u64)>> = None;
+            for (hint, base, file) in new_files {
+                let path = dir
+                    .join(if file.in_new { "new" } else { "cur" })
+                    .join(&file.file);
+                // COPY and MOVE hard-link the file into the target folder. A
+                // crash between the link and the index (or, for MOVE, between
+                // the index and removing the source) leaves a second link that
+                // no row names while another row names its inode: the leftover
+                // of an unfinished command, not new mail. Indexing it would
+                // show the message twice; it is removed instead.
+                if let Ok(m) = fs::metadata(&path)
+                    && m.nlink() > 1
+                {
+                    let known = match &linked {
+                        Some(set) => set,
+                        None => linked.insert(indexed_inodes(&root, tx)?),
+                    };
+                    if known.contains(&(m.dev(), m.ino())) {
+                        tracing::info!(path = %path.display(), "removing the leftover link of an interrupted COPY or MOVE");
+                        let _ = fs::remove_file(&path);
+                        continue;
+                    }
                 }
+                let raw = match fs::read(&path) {
+                    Ok(raw) => raw,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(Error::io(path)(e)),
+                };
+                let internal_date = fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_secs() as i64);
+                let taken = match hint {
+                    Some(uid) => take_uid(tx, f.id, uid)?,
+                    None => None,
+                };
+                let (uid, modseq): (i64, i64) = match taken {
+                    Some(taken) => taken,
+                    None => next_uid(tx, f.id)?,
+                };
+                let flags = Flags::from_maildir_letters(&file.letters);
+                let vsize = filename::sizes(&base)
+                    .1
+                    .unwrap_or_else(|| filename::crlf_size(&raw));
+                let cached = parse::parse(&raw);
+                insert_message(
+                    tx,
+                    f.id,
+                    uid,
+                    &base,
+                    file.in_new,
+                    &flags,
+                    modseq,
+                    internal_date,
+                    raw.len() as u64,
+                    vsize,
+                    &cached,
+                )?;
+                result.added.push(uid as u32);
             }
-            let raw = match fs::read(&path) {
-                Ok(raw) => raw,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::io(path)(e)),
-            };
-            let internal_date = fs::metadata(&path)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs() as i64);
-            let (uid, modseq): (i64, i64) = next_uid(&tx, f.id)?;
-            let flags = Flags::from_maildir_letters(&file.letters);
-            let vsize = filename::sizes(&base)
-                .1
-                .unwrap_or_else(|| filename::crlf_size(&raw));
-            let cached = parse::parse(&raw);
-            insert_message(
-                &tx,
-                f.id,
-                uid,
-                &base,
-                file.in_new,
-                &flags,
-                modseq,
-                internal_date,
-                raw.len() as u64,
-                vsize,
-                &cached,
+            tx.execute(
+                "UPDATE folders SET scan_stamp = ?2 WHERE id = ?1",
+                params![f.id, stamp],
             )?;
-            result.added.push(uid as u32);
-        }
-        tx.execute(
-            "UPDATE folders SET scan_stamp = ?2 WHERE id = ?1",
-            params![f.id, stamp],
-        )?;
-        tx.commit()?;
+            Ok(())
+        })?;
         for &uid in &result.added {
             self.notify(&f.name, Event::New { uid });
         }

@@ -50,6 +50,11 @@ const MIGRATIONS: &[&str] = &[
     "
     CREATE INDEX messages_modseq ON messages(folder_id, modseq);
 ",
+    // `boot`: the kernel boot the index was last opened in (see
+    // `Mailbox::recover_after_reboot`).
+    "
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+",
 ];
 
 /// Runs the migrations not yet run. The version is read inside a write

@@ -79,7 +79,7 @@ fn delivery_writes_a_dovecot_named_file_and_indexes_it() {
     let new = listing(dir.path(), "new");
     assert_eq!(new.len(), 1);
     assert!(
-        new[0].ends_with(&format!(",S={},W={}", MSG.len(), MSG.len())),
+        new[0].ends_with(&format!(",S={},W={},U=1", MSG.len(), MSG.len())),
         "{}",
         new[0]
     );
