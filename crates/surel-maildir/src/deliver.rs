@@ -24,9 +24,10 @@ use rusqlite::params;
 use crate::error::{Error, Result};
 use crate::filename;
 use crate::flags::Flags;
-use crate::mailbox::{Mailbox, now_secs, sync_dir};
+use crate::mailbox::{Durability, Mailbox, commit, now_secs, sync_dir};
 use crate::notify::Event;
 use crate::parse;
+use crate::scan::{in_sync, mark_scanned};
 
 /// Where a new message went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,31 +98,37 @@ impl Mailbox {
         let in_new = flags.maildir_letters().is_empty();
         let target_dir = dir.join(if in_new { "new" } else { "cur" });
         let mut renamed = None;
-        let indexed = self.write_unsynced(|tx| {
-            let (uid, modseq): (i64, i64) = next_uid(tx, f.id)?;
-            let named = filename::with_uid(&base, uid as u32);
-            let target = if in_new {
-                target_dir.join(&named)
-            } else {
-                target_dir.join(format!("{named}:2,{}", flags.maildir_letters()))
-            };
-            fs::rename(&tmp, &target).map_err(Error::io(&target))?;
-            renamed = Some(target);
-            step(3)?;
-            insert_message(
-                tx,
-                f.id,
-                uid,
-                &named,
-                in_new,
-                flags,
-                modseq,
-                internal_date.unwrap_or_else(now_secs),
-                size,
-                vsize,
-                &cached,
-            )?;
-            Ok(uid as u32)
+        let indexed = self.with_turn(|conn| {
+            commit(conn, Durability::Unsynced, |tx| {
+                let was_in_sync = in_sync(tx, f.id, &dir)?;
+                let (uid, modseq): (i64, i64) = next_uid(tx, f.id)?;
+                let named = filename::with_uid(&base, uid as u32);
+                let target = if in_new {
+                    target_dir.join(&named)
+                } else {
+                    target_dir.join(format!("{named}:2,{}", flags.maildir_letters()))
+                };
+                fs::rename(&tmp, &target).map_err(Error::io(&target))?;
+                renamed = Some(target);
+                step(3)?;
+                insert_message(
+                    tx,
+                    f.id,
+                    uid,
+                    &named,
+                    in_new,
+                    flags,
+                    modseq,
+                    internal_date.unwrap_or_else(now_secs),
+                    size,
+                    vsize,
+                    &cached,
+                )?;
+                if was_in_sync {
+                    mark_scanned(tx, f.id, &dir)?;
+                }
+                Ok(uid as u32)
+            })
         });
         let acknowledged = indexed.and_then(|uid| {
             step(4)

@@ -6,6 +6,7 @@
 //! through [`Mailbox`]. It must not do networking, and must never
 //! acknowledge a delivery before the message is fsynced.
 
+mod conns;
 mod deliver;
 mod error;
 mod filename;

@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::broadcast;
 
+use crate::conns;
 use crate::error::{Error, Result};
 use crate::flags::Flags;
 use crate::names;
@@ -78,6 +79,12 @@ pub struct Mailbox {
     pub(crate) index_inode: u64,
 }
 
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        self.park();
+    }
+}
+
 impl std::fmt::Debug for Mailbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mailbox").field("root", &self.root).finish()
@@ -104,6 +111,9 @@ pub(crate) fn make_folder_dirs(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// WAL pages after which a commit checkpoints them into the index.
+const WAL_CHECKPOINT_PAGES: i64 = 64;
+
 /// An index connection as every handle uses it.
 fn connect(index: &Path) -> Result<Connection> {
     let db = Connection::open(index)?;
@@ -124,6 +134,12 @@ fn connect(index: &Path) -> Result<Connection> {
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
         true,
     )?;
+    // But a connection that opens an index nobody else has open rebuilds
+    // SQLite's WAL index by reading and checksumming every frame since the
+    // last checkpoint: with the default 1000 pages, 4 MB at each IMAP login
+    // and each end of IDLE, a third of surel's CPU in a busy session mix.
+    // Checkpointing every 64 pages (256 KB) keeps that read short.
+    db.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
     Ok(db)
 }
 
@@ -146,6 +162,43 @@ fn set_wal(db: &Connection) -> Result<()> {
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Whether a commit waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// fsynced (`synchronous = FULL`), as every connection is set.
+    Synced,
+    /// Not fsynced (`synchronous = NORMAL`): only for changes the files on
+    /// disk can rebuild after a system crash (see `deliver`), or followed
+    /// by `Mailbox::sync_wal` before anyone relies on them.
+    Unsynced,
+}
+
+/// Runs `work` in one write transaction on `conn` and commits it. The
+/// caller holds the writer's turn.
+pub(crate) fn commit<T>(
+    conn: &mut Connection,
+    durability: Durability,
+    work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+) -> Result<T> {
+    let unsynced = durability == Durability::Unsynced;
+    if unsynced {
+        // Only settable outside a transaction.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+    }
+    let result = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(Error::from)
+        .and_then(|tx| {
+            let out = work(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        });
+    if unsynced {
+        conn.pragma_update(None, "synchronous", "FULL")?;
+    }
+    result
 }
 
 /// This kernel boot's random id (Linux; empty elsewhere, where every open
@@ -196,6 +249,17 @@ pub(crate) fn meta_row_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<
     })
 }
 
+/// All messages of the folder `folder_id`, in UID order.
+pub(crate) fn folder_messages(db: &Connection, folder_id: i64) -> Result<Vec<MessageMeta>> {
+    let mut stmt = db.prepare_cached(&format!(
+        "SELECT {META_COLUMNS} FROM messages WHERE folder_id = ?1 ORDER BY uid"
+    ))?;
+    let rows = stmt
+        .query_map([folder_id], meta_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 impl MessageMeta {
     /// True when the file has CRLF line ends (as surel writes them); LF-only
     /// files (some imports) must be converted when served over IMAP.
@@ -218,9 +282,12 @@ impl Mailbox {
             .map_err(Error::io(&index))?;
         fs::set_permissions(&index, fs::Permissions::from_mode(0o600))
             .map_err(Error::io(&index))?;
-        let mut db = connect(&index)?;
-        schema::migrate(&mut db)?;
         let index_inode = fs::metadata(&index).map_err(Error::io(&index))?.ino();
+        let mut db = match conns::take(&index, index_inode) {
+            Some(db) => db,
+            None => connect(&index)?,
+        };
+        schema::migrate(&mut db)?;
         let mut mailbox = Mailbox {
             index_inode,
             changes: notify::sender(root),
@@ -279,62 +346,59 @@ impl Mailbox {
         })
     }
 
-    /// Gives back memory held for speed (prepared statements, cached
-    /// pages) while a session waits.
-    pub fn shrink(&self) {
-        if let Some(db) = &self.conn {
-            db.flush_prepared_statement_cache();
-            let _ = db.execute_batch("PRAGMA shrink_memory");
-        }
-    }
-
-    /// Closes the index connection while the session only waits (IMAP
+    /// Lets go of the index connection while the session only waits (IMAP
     /// IDLE): an open SQLite connection costs ~35 KiB (schema, lookaside,
-    /// page cache), most of an idle session's memory. Until `unpark`,
+    /// page cache), most of an idle session's memory. A few are kept open
+    /// for the next handle (see `conns`); the rest close. Until `unpark`,
     /// every operation fails with `Error::Parked`; change notifications
     /// still arrive.
     pub fn park(&mut self) {
-        self.conn = None;
+        if let Some(conn) = self.conn.take() {
+            conns::give_back(&self.root.join(schema::INDEX_FILE), self.index_inode, conn);
+        }
     }
 
     /// Opens the index connection again after `park` (a no-op otherwise).
     pub fn unpark(&mut self) -> Result<()> {
         if self.conn.is_none() {
-            self.conn = Some(connect(&self.root.join(schema::INDEX_FILE))?);
+            let index = self.root.join(schema::INDEX_FILE);
+            self.conn = Some(match conns::take(&index, self.index_inode) {
+                Some(conn) => conn,
+                None => connect(&index)?,
+            });
         }
         Ok(())
     }
 
-    /// Runs `work` in one write transaction, in this user's writer turn
-    /// (see `notify::writer_lock`), and commits it with fsync.
+    /// Runs `f` in this user's writer turn (see `notify::writer_lock`)
+    /// with the index connection, for writes that span more than one
+    /// transaction or file changes after a commit.
+    pub(crate) fn with_turn<T>(
+        &mut self,
+        f: impl FnOnce(&mut Connection) -> Result<T>,
+    ) -> Result<T> {
+        let writer = std::sync::Arc::clone(&self.writer);
+        let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
+        f(self.conn.as_mut().ok_or(Error::Parked)?)
+    }
+
+    /// Runs `work` in one write transaction, in this user's writer turn,
+    /// and commits it with fsync.
     pub(crate) fn write<T>(
         &mut self,
         work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
-        let writer = std::sync::Arc::clone(&self.writer);
-        let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = self
-            .conn
-            .as_mut()
-            .ok_or(Error::Parked)?
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = work(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        self.with_turn(|conn| commit(conn, Durability::Synced, work))
     }
 
-    /// `write`, committed without fsync: only for changes the files on
-    /// disk can rebuild after a system crash (see `deliver`).
-    pub(crate) fn write_unsynced<T>(
-        &mut self,
-        work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
-    ) -> Result<T> {
-        self.db()?.pragma_update(None, "synchronous", "NORMAL")?;
-        let result = self.write(work);
-        let restored = self.db()?.pragma_update(None, "synchronous", "FULL");
-        let out = result?;
-        restored?;
-        Ok(out)
+    /// fsyncs the index's write-ahead log: makes commits made `Unsynced`
+    /// before it durable.
+    pub(crate) fn sync_wal(&self) -> Result<()> {
+        let wal = self.root.join(format!("{}-wal", schema::INDEX_FILE));
+        match fs::File::open(&wal).and_then(|f| f.sync_data()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(wal)(e)),
+            _ => Ok(()),
+        }
     }
 
     pub(crate) fn db(&self) -> Result<&Connection> {
@@ -473,13 +537,7 @@ impl Mailbox {
     /// All messages of a folder, in UID order.
     pub fn messages(&self, folder: &str) -> Result<Vec<MessageMeta>> {
         let f = self.folder(folder)?;
-        let mut stmt = self.db()?.prepare_cached(&format!(
-            "SELECT {META_COLUMNS} FROM messages WHERE folder_id = ?1 ORDER BY uid"
-        ))?;
-        let rows = stmt
-            .query_map([f.id], meta_row)?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+        folder_messages(self.db()?, f.id)
     }
 
     /// One message's metadata.

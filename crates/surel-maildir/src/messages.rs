@@ -9,9 +9,12 @@ use rusqlite::{OptionalExtension, params};
 use crate::deliver::next_uid;
 use crate::error::{Error, Result};
 use crate::flags::Flags;
-use crate::mailbox::{Mailbox, MessageMeta, meta_row, sync_dir};
+use crate::mailbox::{
+    Durability, Mailbox, MessageMeta, commit, message_path_in, meta_row, sync_dir,
+};
 use crate::notify::Event;
 use crate::parse::{Cached, Fields, MimePart};
+use crate::scan::{in_sync, mark_scanned};
 
 /// How STORE changes flags (RFC 9051 §6.4.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +43,6 @@ pub struct Copied {
 /// A new file made for a copy, taken back if the copy fails.
 struct Placed {
     path: PathBuf,
-    base: String,
     source: MessageMeta,
 }
 
@@ -164,6 +166,7 @@ impl Mailbox {
         let mut stored = Stored::default();
         let dir = self.root.join(crate::names::disk_name(&f.name));
         self.write(|tx| {
+            let was_in_sync = in_sync(tx, f.id, &dir)?;
             for &uid in uids {
                 let meta = tx
                     .prepare_cached(
@@ -222,6 +225,9 @@ impl Mailbox {
                     ..meta
                 });
             }
+            if was_in_sync {
+                mark_scanned(tx, f.id, &dir)?;
+            }
             Ok(())
         })?;
         for m in &stored.updated {
@@ -257,74 +263,95 @@ impl Mailbox {
             let bytes = sources.iter().map(|m| m.stored_size).sum();
             self.check_quota(bytes, sources.len() as u64)?;
         }
+        let src_dir = self.folder_dir(&src.name);
         let dst_dir = self.folder_dir(&dst.name);
+        let root = self.root.clone();
         let mut placed: Vec<Placed> = Vec::new();
-        let undo = |placed: &[Placed]| {
-            for p in placed {
-                let _ = fs::remove_file(&p.path);
-            }
-        };
-        for meta in &sources {
-            let source = self.message_path(&src.name, meta);
-            let base = crate::filename::new_base(meta.stored_size, meta.size);
-            let target = dst_dir
-                .join("cur")
-                .join(format!("{base}:2,{}", meta.flags.maildir_letters()));
-            // A hard link shares the file (as Dovecot does); across file
-            // systems, copy it. Moves keep the same inode by linking too,
-            // and unlink the source only once the index agrees.
-            let made = fs::hard_link(&source, &target).or_else(|_| {
-                fs::copy(&source, &target).and_then(|_| fs::File::open(&target)?.sync_all())
+        // In the writer's turn, so a rescan of either folder sees the
+        // links and the rows together (see `Mailbox::rescan`).
+        let pairs = self.with_turn(|conn| {
+            let mut src_in_sync = false;
+            let committed = commit(conn, Durability::Synced, |tx| {
+                src_in_sync = in_sync(tx, src.id, &src_dir)?;
+                let dst_in_sync = in_sync(tx, dst.id, &dst_dir)?;
+                let mut pairs = Vec::new();
+                for meta in &sources {
+                    let (uid, modseq): (i64, i64) = next_uid(tx, dst.id)?;
+                    let source = message_path_in(&root, &src.name, meta);
+                    let base = crate::filename::with_uid(
+                        &crate::filename::new_base(meta.stored_size, meta.size),
+                        uid as u32,
+                    );
+                    let target = dst_dir
+                        .join("cur")
+                        .join(format!("{base}:2,{}", meta.flags.maildir_letters()));
+                    // A hard link shares the file (as Dovecot does); across
+                    // file systems, copy it. Moves keep the same inode by
+                    // linking too, and unlink the source only once the
+                    // index agrees.
+                    fs::hard_link(&source, &target)
+                        .or_else(|_| {
+                            fs::copy(&source, &target)
+                                .and_then(|_| fs::File::open(&target)?.sync_all())
+                        })
+                        .map_err(|e| {
+                            if e.kind() == std::io::ErrorKind::NotFound {
+                                Error::NoSuchMessage(meta.uid)
+                            } else {
+                                Error::io(&target)(e)
+                            }
+                        })?;
+                    placed.push(Placed {
+                        path: target,
+                        source: meta.clone(),
+                    });
+                    tx.prepare_cached(
+                        "INSERT INTO messages (folder_id, uid, base, in_new, sys, keywords, modseq, internal_date, size, vsize,
+                           header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id)
+                         SELECT ?3, ?4, ?5, 0, sys, keywords, ?6, internal_date, size, vsize,
+                           header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id
+                         FROM messages WHERE folder_id = ?1 AND uid = ?2",
+                    )?
+                    .execute(params![src.id, meta.uid, dst.id, uid, base, modseq])?;
+                    pairs.push((meta.uid, uid as u32));
+                }
+                sync_dir(&dst_dir.join("cur"))?;
+                if remove {
+                    for p in &placed {
+                        delete_row(tx, src.id, p.source.uid)?;
+                    }
+                }
+                if dst_in_sync {
+                    mark_scanned(tx, dst.id, &dst_dir)?;
+                }
+                Ok(pairs)
             });
-            if let Err(e) = made {
-                undo(&placed);
-                return Err(if e.kind() == std::io::ErrorKind::NotFound {
-                    Error::NoSuchMessage(meta.uid)
-                } else {
-                    Error::io(&target)(e)
-                });
-            }
-            placed.push(Placed {
-                path: target,
-                base,
-                source: meta.clone(),
-            });
-        }
-        if let Err(e) = sync_dir(&dst_dir.join("cur")) {
-            undo(&placed);
-            return Err(e);
-        }
-        let committed = self.write(|tx| {
-            let mut pairs = Vec::new();
-            for p in &placed {
-                let (uid, modseq): (i64, i64) = next_uid(tx, dst.id)?;
-                tx.prepare_cached(
-                    "INSERT INTO messages (folder_id, uid, base, in_new, sys, keywords, modseq, internal_date, size, vsize,
-                       header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id)
-                     SELECT ?3, ?4, ?5, 0, sys, keywords, ?6, internal_date, size, vsize,
-                       header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id
-                     FROM messages WHERE folder_id = ?1 AND uid = ?2",
-                )?
-                .execute(params![src.id, p.source.uid, dst.id, uid, p.base, modseq])?;
-                pairs.push((p.source.uid, uid as u32));
-            }
+            let pairs = match committed {
+                Ok(pairs) => pairs,
+                Err(e) => {
+                    for p in &placed {
+                        let _ = fs::remove_file(&p.path);
+                    }
+                    return Err(e);
+                }
+            };
             if remove {
                 for p in &placed {
-                    delete_row(tx, src.id, p.source.uid)?;
+                    let _ = fs::remove_file(message_path_in(&root, &src.name, &p.source));
+                }
+                // The source's rows went with the commit above; its scan
+                // mark can only follow once the files are gone. Losing
+                // this mark to a crash costs one scan, nothing else.
+                if src_in_sync && src.id != dst.id {
+                    commit(conn, Durability::Unsynced, |tx| {
+                        mark_scanned(tx, src.id, &src_dir)
+                    })?;
                 }
             }
             Ok(pairs)
-        });
-        let pairs = match committed {
-            Ok(pairs) => pairs,
-            Err(e) => {
-                undo(&placed);
-                return Err(e);
-            }
-        };
+        })?;
         if remove {
             for p in &placed {
-                let _ = fs::remove_file(self.message_path(&src.name, &p.source));
                 self.notify(&src.name, Event::Expunged { uid: p.source.uid });
             }
         }
@@ -353,7 +380,9 @@ impl Mailbox {
             .iter()
             .map(|m| self.message_path(&f.name, m))
             .collect();
+        let dir = self.folder_dir(&f.name);
         self.write(|tx| {
+            let was_in_sync = in_sync(tx, f.id, &dir)?;
             // Files first, then rows: a crash in between leaves rows without
             // files, which the next rescan drops. The other order would bring
             // expunged messages back.
@@ -366,6 +395,9 @@ impl Mailbox {
             }
             for m in &doomed {
                 delete_row(tx, f.id, m.uid)?;
+            }
+            if was_in_sync {
+                mark_scanned(tx, f.id, &dir)?;
             }
             Ok(())
         })?;

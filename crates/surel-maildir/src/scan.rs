@@ -15,7 +15,7 @@ use crate::deliver::{insert_message, next_uid};
 use crate::error::{Error, Result};
 use crate::filename;
 use crate::flags::Flags;
-use crate::mailbox::Mailbox;
+use crate::mailbox::{Durability, Mailbox, commit, folder_messages};
 use crate::messages::delete_row;
 use crate::notify::Event;
 use crate::parse;
@@ -118,6 +118,28 @@ fn indexed_inodes(root: &Path, tx: &rusqlite::Transaction<'_>) -> Result<HashSet
     Ok(out)
 }
 
+/// Whether the index's scan mark for the folder at `dir` matches its
+/// directories now. Changes surel makes itself (in the writer's turn) keep
+/// the mark when it matched before them, so the next `Mailbox::sync` does
+/// not read the folder again for mail surel itself put there.
+pub(crate) fn in_sync(tx: &rusqlite::Transaction<'_>, folder_id: i64, dir: &Path) -> Result<bool> {
+    let mark: Option<String> = tx
+        .prepare_cached("SELECT scan_stamp FROM folders WHERE id = ?1")?
+        .query_row([folder_id], |r| r.get(0))?;
+    Ok(mark.is_some_and(|m| m == mtime_stamp(dir)))
+}
+
+/// Marks the folder at `dir` scanned as its directories are now.
+pub(crate) fn mark_scanned(
+    tx: &rusqlite::Transaction<'_>,
+    folder_id: i64,
+    dir: &Path,
+) -> Result<()> {
+    tx.prepare_cached("UPDATE folders SET scan_stamp = ?2 WHERE id = ?1")?
+        .execute(params![folder_id, mtime_stamp(dir)])?;
+    Ok(())
+}
+
 /// Takes `uid` and a new modseq for a message being indexed again, if the
 /// folder has not given that UID out yet (UIDNEXT is at or below it).
 fn take_uid(
@@ -139,11 +161,10 @@ impl Mailbox {
     pub fn sync(&mut self, folder: &str) -> Result<Rescan> {
         let f = self.folder(folder)?;
         let stamp = mtime_stamp(&self.folder_dir(&f.name));
-        let last: Option<String> = self.db()?.query_row(
-            "SELECT scan_stamp FROM folders WHERE id = ?1",
-            [f.id],
-            |r| r.get(0),
-        )?;
+        let last: Option<String> = self
+            .db()?
+            .prepare_cached("SELECT scan_stamp FROM folders WHERE id = ?1")?
+            .query_row([f.id], |r| r.get(0))?;
         if last.as_deref() == Some(stamp.as_str()) {
             return Ok(Rescan::default());
         }
@@ -155,15 +176,22 @@ impl Mailbox {
         let f = self.folder(folder)?;
         let dir = self.folder_dir(&f.name);
         clean_tmp(&dir);
+        let mut result = Rescan::default();
+        let root = self.root.clone();
+        // All in the writer's turn: surel's own writers rename, link and
+        // unlink files only in theirs, so the listing and the rows agree
+        // on them (a delivery between the listing and reading the rows
+        // would look like a message removed behind surel's back).
+        // Committed without fsync, then the WAL is fsynced if anything
+        // but the scan mark changed: a mark lost to a crash costs one
+        // more scan.
+        self.with_turn(|conn| {
+            commit(conn, Durability::Unsynced, |tx| {
         let stamp = mtime_stamp(&dir);
         let mut disk = HashMap::new();
         read_files(&dir, true, &mut disk)?;
         read_files(&dir, false, &mut disk)?;
-        let known = self.messages(&f.name)?;
-        let mut result = Rescan::default();
-
-        let root = self.root.clone();
-        self.write(|tx| {
+        let known = folder_messages(tx, f.id)?;
             for meta in &known {
                 match disk.remove(&meta.base) {
                     None => {
@@ -264,7 +292,11 @@ impl Mailbox {
                 params![f.id, stamp],
             )?;
             Ok(())
+        })
         })?;
+        if result != Rescan::default() {
+            self.sync_wal()?;
+        }
         for &uid in &result.added {
             self.notify(&f.name, Event::New { uid });
         }
@@ -272,5 +304,76 @@ impl Mailbox {
             self.notify(&f.name, Event::Expunged { uid });
         }
         Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flags::Flags;
+    use crate::mailbox::Quota;
+    use crate::messages::FlagChange;
+
+    const MSG: &[u8] = b"From: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n";
+
+    fn marked(mb: &Mailbox, folder: &str) -> bool {
+        let f = mb.folder(folder).unwrap();
+        let mark: Option<String> = mb
+            .db()
+            .unwrap()
+            .query_row(
+                "SELECT scan_stamp FROM folders WHERE id = ?1",
+                [f.id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        mark == Some(mtime_stamp(&mb.folder_dir(&f.name)))
+    }
+
+    #[test]
+    fn surel_s_own_changes_keep_a_scanned_folder_scanned() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut mb = Mailbox::open(dir.path(), Quota::default()).unwrap();
+        mb.sync("INBOX").unwrap();
+        mb.sync("Trash").unwrap();
+        mb.deliver(MSG).unwrap();
+        mb.append("INBOX", MSG, &Flags::from_maildir_letters("S"), None)
+            .unwrap();
+        mb.deliver(MSG).unwrap();
+        mb.store_flags(
+            "INBOX",
+            &[1],
+            FlagChange::Add,
+            &Flags::from_maildir_letters("F"),
+            None,
+        )
+        .unwrap();
+        mb.copy("INBOX", &[1], "Trash").unwrap();
+        mb.move_messages("INBOX", &[2], "Trash").unwrap();
+        mb.store_flags(
+            "INBOX",
+            &[3],
+            FlagChange::Add,
+            &Flags::from_maildir_letters("T"),
+            None,
+        )
+        .unwrap();
+        mb.expunge("INBOX", None).unwrap();
+        assert!(marked(&mb, "INBOX"));
+        assert!(marked(&mb, "Trash"));
+        assert_eq!(mb.sync("INBOX").unwrap(), Rescan::default());
+
+        // What another tool puts there is still found.
+        std::thread::sleep(Duration::from_millis(20));
+        fs::write(dir.path().join("new").join("1700000000.M1P1.other"), MSG).unwrap();
+        assert!(!marked(&mb, "INBOX"));
+        assert_eq!(mb.sync("INBOX").unwrap().added, vec![4]);
+        let trash: Vec<u32> = mb
+            .messages("Trash")
+            .unwrap()
+            .iter()
+            .map(|m| m.uid)
+            .collect();
+        assert_eq!(trash, vec![1, 2]);
     }
 }

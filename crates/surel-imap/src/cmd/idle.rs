@@ -27,11 +27,10 @@ impl Session {
         flow
     }
 
-    /// Closes the index connection while idling: most of an idle
+    /// Lets go of the index connection while idling: most of an idle
     /// session's memory (see `Mailbox::park`).
     fn rest(&mut self) {
         if let Some(user) = self.user.as_mut() {
-            user.mailbox.shrink();
             user.mailbox.park();
         }
     }
