@@ -41,7 +41,9 @@ pub(crate) fn take(index: &Path, inode: u64) -> Option<Connection> {
 pub(crate) fn give_back(index: &Path, inode: u64, conn: Connection) {
     if conn.is_autocommit() {
         // Pages cached for the last session; its statements stay.
-        let _ = conn.execute_batch("PRAGMA shrink_memory");
+        let _ = conn
+            .prepare_cached("PRAGMA shrink_memory")
+            .and_then(|mut s| s.raw_execute());
     } else {
         return; // never hand out a connection inside a transaction
     }

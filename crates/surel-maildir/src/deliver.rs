@@ -171,12 +171,11 @@ pub(crate) fn next_uid(
     tx: &rusqlite::Transaction<'_>,
     folder_id: i64,
 ) -> rusqlite::Result<(i64, i64)> {
-    tx.query_row(
+    tx.prepare_cached(
         "UPDATE folders SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
          WHERE id = ?1 RETURNING uidnext - 1, highestmodseq",
-        [folder_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
+    )?
+    .query_row([folder_id], |r| Ok((r.get(0)?, r.get(1)?)))
 }
 
 /// Inserts one index row with its cache.

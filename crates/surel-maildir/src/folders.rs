@@ -199,12 +199,13 @@ impl Mailbox {
 
     pub fn status(&self, name: &str) -> Result<Status> {
         let f = self.folder(name)?;
-        let (messages, unseen, deleted, size): (i64, i64, i64, i64) = self.db()?.query_row(
-            "SELECT COUNT(*), COALESCE(SUM(sys & 1 = 0), 0), COALESCE(SUM(sys & 8 <> 0), 0), COALESCE(SUM(vsize), 0)
-             FROM messages WHERE folder_id = ?1",
-            [f.id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )?;
+        let (messages, unseen, deleted, size): (i64, i64, i64, i64) = self
+            .db()?
+            .prepare_cached(
+                "SELECT COUNT(*), COALESCE(SUM(sys & 1 = 0), 0), COALESCE(SUM(sys & 8 <> 0), 0), COALESCE(SUM(vsize), 0)
+                 FROM messages WHERE folder_id = ?1",
+            )?
+            .query_row([f.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         Ok(Status {
             messages: messages as u32,
             unseen: unseen as u32,

@@ -185,7 +185,8 @@ pub(crate) fn commit<T>(
     let unsynced = durability == Durability::Unsynced;
     if unsynced {
         // Only settable outside a transaction.
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.prepare_cached("PRAGMA synchronous = NORMAL")?
+            .execute([])?;
     }
     let result = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -196,7 +197,8 @@ pub(crate) fn commit<T>(
             Ok(out)
         });
     if unsynced {
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.prepare_cached("PRAGMA synchronous = FULL")?
+            .execute([])?;
     }
     result
 }

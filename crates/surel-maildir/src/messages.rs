@@ -209,11 +209,7 @@ impl Mailbox {
                 if from != to {
                     fs::rename(&from, &to).map_err(Error::io(&from))?;
                 }
-                let modseq: i64 = tx.query_row(
-                    "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
-                    [f.id],
-                    |r| r.get(0),
-                )?;
+                let modseq = next_modseq(tx, f.id)?;
                 tx.prepare_cached(
                     "UPDATE messages SET sys = ?3, keywords = ?4, modseq = ?5, in_new = 0 WHERE folder_id = ?1 AND uid = ?2",
                 )?
@@ -435,12 +431,17 @@ impl Mailbox {
 }
 
 /// Deletes a message row and records the expunge with a new modseq.
+/// A new modseq for a change in the folder (inside the caller's transaction).
+pub(crate) fn next_modseq(tx: &rusqlite::Transaction<'_>, folder_id: i64) -> Result<i64> {
+    Ok(tx
+        .prepare_cached(
+            "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
+        )?
+        .query_row([folder_id], |r| r.get(0))?)
+}
+
 pub(crate) fn delete_row(tx: &rusqlite::Transaction<'_>, folder_id: i64, uid: u32) -> Result<()> {
-    let modseq: i64 = tx.query_row(
-        "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
-        [folder_id],
-        |r| r.get(0),
-    )?;
+    let modseq = next_modseq(tx, folder_id)?;
     tx.prepare_cached("DELETE FROM messages WHERE folder_id = ?1 AND uid = ?2")?
         .execute(params![folder_id, uid])?;
     tx.prepare_cached("INSERT INTO expunged (folder_id, uid, modseq) VALUES (?1, ?2, ?3)")?

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::filename;
 use crate::flags::Flags;
 use crate::mailbox::{Durability, Mailbox, commit, folder_messages};
-use crate::messages::delete_row;
+use crate::messages::{delete_row, next_modseq};
 use crate::notify::Event;
 use crate::parse;
 
@@ -147,12 +147,11 @@ fn take_uid(
     folder_id: i64,
     uid: u32,
 ) -> rusqlite::Result<Option<(i64, i64)>> {
-    tx.query_row(
+    tx.prepare_cached(
         "UPDATE folders SET uidnext = ?2 + 1, highestmodseq = highestmodseq + 1
          WHERE id = ?1 AND uidnext <= ?2 RETURNING ?2, highestmodseq",
-        params![folder_id, uid],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
+    )?
+    .query_row(params![folder_id, uid], |r| Ok((r.get(0)?, r.get(1)?)))
     .optional()
 }
 
@@ -202,11 +201,7 @@ impl Mailbox {
                         let letters = Flags::from_maildir_letters(&file.letters);
                         let flags = meta.flags.with_system_of(&letters);
                         if file.in_new != meta.in_new || flags != meta.flags {
-                            let modseq: i64 = tx.query_row(
-                                "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
-                                [f.id],
-                                |r| r.get(0),
-                            )?;
+                            let modseq = next_modseq(tx, f.id)?;
                             tx.execute(
                                 "UPDATE messages SET in_new = ?3, sys = ?4, modseq = ?5 WHERE folder_id = ?1 AND uid = ?2",
                                 params![f.id, meta.uid, file.in_new, flags.bits(), modseq],

@@ -284,13 +284,13 @@ impl Session {
         };
         let found = blocking(|| -> surel_maildir::Result<_> {
             user.mailbox.sync(&view.name)?;
-            let status = user.mailbox.status(&view.name)?;
-            if status.highestmodseq == view.modseq {
+            let highestmodseq = user.mailbox.folder(&view.name)?.highestmodseq;
+            if highestmodseq == view.modseq {
                 return Ok(None);
             }
             let gone = user.mailbox.expunged_since(&view.name, view.modseq)?;
             let changed = user.mailbox.changed_since(&view.name, view.modseq)?;
-            Ok(Some((status.highestmodseq, gone, changed)))
+            Ok(Some((highestmodseq, gone, changed)))
         });
         let (modseq, gone, changed) = match found {
             Ok(Some(x)) => x,
