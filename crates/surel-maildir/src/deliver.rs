@@ -135,9 +135,12 @@ impl Mailbox {
                 .and_then(|()| sync_dir(&target_dir))
                 .map(|()| uid)
                 .inspect_err(|_| {
-                    // Indexed but not on disk for sure: take the row back
-                    // too (should this fail, a rescan drops a row whose
-                    // file is gone).
+                    // Indexed but not on disk for sure: take the file and
+                    // then the row back (should that fail, a rescan drops
+                    // a row whose file is gone).
+                    if let Some(target) = &renamed {
+                        let _ = fs::remove_file(target);
+                    }
                     let _ = self.remove_row(f.id, uid);
                 })
         });
