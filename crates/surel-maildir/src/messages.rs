@@ -14,7 +14,7 @@ use crate::mailbox::{
 };
 use crate::notify::Event;
 use crate::parse::{Cached, Fields, MimePart};
-use crate::scan::{in_sync, mark_scanned};
+use crate::scan::{in_sync, mark_scanned, unmark_scanned};
 
 /// How STORE changes flags (RFC 9051 §6.4.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -320,6 +320,12 @@ impl Mailbox {
                 if dst_in_sync {
                     mark_scanned(tx, dst.id, &dst_dir)?;
                 }
+                if remove {
+                    // The source's files go after this commit: until they
+                    // have, the folder must not count as scanned, or a
+                    // crash in between would leave them unseen.
+                    unmark_scanned(tx, src.id)?;
+                }
                 Ok(pairs)
             });
             let pairs = match committed {
@@ -336,9 +342,9 @@ impl Mailbox {
                     let _ = fs::remove_file(message_path_in(&root, &src.name, &p.source));
                 }
                 // The source's rows went with the commit above; its scan
-                // mark can only follow once the files are gone. Losing
-                // this mark to a crash costs one scan, nothing else.
-                if src_in_sync && src.id != dst.id {
+                // mark follows now that the files are gone. Losing this
+                // mark to a crash costs one scan, nothing else.
+                if src_in_sync {
                     commit(conn, Durability::Unsynced, |tx| {
                         mark_scanned(tx, src.id, &src_dir)
                     })?;

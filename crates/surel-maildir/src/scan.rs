@@ -37,8 +37,16 @@ struct OnDisk {
     file: String,
 }
 
+/// What a folder's scan mark records: the modification times of `new/` and
+/// `cur/`, and this process. A mark made by another process (or before a
+/// crash or restart) never matches, so each process scans a folder once
+/// before trusting its own marks: a crash between a file operation and its
+/// commit leaves a change the mark cannot show when the directory's time
+/// did not move (coarse timestamps: a change in the same clock tick).
 fn mtime_stamp(dir: &Path) -> String {
-    ["new", "cur"]
+    static PROCESS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let process = PROCESS.get_or_init(rand::random);
+    let mut stamp = ["new", "cur"]
         .iter()
         .map(|d| {
             fs::metadata(dir.join(d))
@@ -49,7 +57,9 @@ fn mtime_stamp(dir: &Path) -> String {
                 .to_string()
         })
         .collect::<Vec<_>>()
-        .join("/")
+        .join("/");
+    stamp.push_str(&format!("@{process:x}"));
+    stamp
 }
 
 fn read_files(dir: &Path, in_new: bool, out: &mut HashMap<String, OnDisk>) -> Result<()> {
@@ -137,6 +147,13 @@ pub(crate) fn mark_scanned(
 ) -> Result<()> {
     tx.prepare_cached("UPDATE folders SET scan_stamp = ?2 WHERE id = ?1")?
         .execute(params![folder_id, mtime_stamp(dir)])?;
+    Ok(())
+}
+
+/// Marks the folder as needing a scan at its next `Mailbox::sync`.
+pub(crate) fn unmark_scanned(tx: &rusqlite::Transaction<'_>, folder_id: i64) -> Result<()> {
+    tx.prepare_cached("UPDATE folders SET scan_stamp = NULL WHERE id = ?1")?
+        .execute([folder_id])?;
     Ok(())
 }
 
