@@ -143,6 +143,15 @@ fn connect(index: &Path) -> Result<Connection> {
     Ok(db)
 }
 
+/// A kept connection to the index file `index` (inode `inode`) if there is
+/// one (see `conns`), else a new one.
+fn index_connection(index: &Path, inode: u64) -> Result<Connection> {
+    match conns::take(index, inode) {
+        Some(conn) => Ok(conn),
+        None => connect(index),
+    }
+}
+
 /// Puts the index in WAL mode (it stays so). Switching needs the database
 /// to itself, and SQLite answers BUSY at once rather than waiting when
 /// other sessions open the same new index at that moment: try again.
@@ -285,10 +294,7 @@ impl Mailbox {
         fs::set_permissions(&index, fs::Permissions::from_mode(0o600))
             .map_err(Error::io(&index))?;
         let index_inode = fs::metadata(&index).map_err(Error::io(&index))?.ino();
-        let mut db = match conns::take(&index, index_inode) {
-            Some(db) => db,
-            None => connect(&index)?,
-        };
+        let mut db = index_connection(&index, index_inode)?;
         schema::migrate(&mut db)?;
         let mut mailbox = Mailbox {
             index_inode,
@@ -364,10 +370,7 @@ impl Mailbox {
     pub fn unpark(&mut self) -> Result<()> {
         if self.conn.is_none() {
             let index = self.root.join(schema::INDEX_FILE);
-            self.conn = Some(match conns::take(&index, self.index_inode) {
-                Some(conn) => conn,
-                None => connect(&index)?,
-            });
+            self.conn = Some(index_connection(&index, self.index_inode)?);
         }
         Ok(())
     }
