@@ -116,13 +116,14 @@ pub fn wire_mailbox(name: &str) -> WireMailbox<'static> {
 pub fn istring(s: impl Into<String>) -> IString<'static> {
     use imap_next::imap_types::core::{Literal, Quoted};
     let s: String = s.into();
-    // Validated first so the string moves into the reply uncopied.
-    let made = if Quoted::validate(&s).is_ok() {
-        Quoted::try_from(s).map(IString::Quoted)
-    } else {
-        Literal::try_from(s.into_bytes()).map(IString::Literal)
-    };
-    made.unwrap_or_else(|_| IString::try_from("").expect("empty quoted"))
+    // Validated once, here, so the string moves into the reply uncopied
+    // and is not checked a second time (a FETCH ENVELOPE makes ~15 each).
+    if Quoted::validate(&s).is_ok() {
+        return IString::Quoted(Quoted::unvalidated(s));
+    }
+    Literal::try_from(s.into_bytes())
+        .map(IString::Literal)
+        .unwrap_or_else(|_| IString::Quoted(Quoted::unvalidated("")))
 }
 
 /// NIL for None or empty, a string otherwise.

@@ -200,8 +200,8 @@ pub(crate) fn insert_message(
     let fields = &cached.fields;
     tx.prepare_cached(
         "INSERT INTO messages (folder_id, uid, base, in_new, sys, keywords, modseq, internal_date, size, vsize,
-           header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+           header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id, envelope)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
     )?
     .execute(params![
         folder_id,
@@ -222,7 +222,8 @@ pub(crate) fn insert_message(
         fields.cc,
         fields.bcc,
         fields.date,
-        fields.message_id
+        fields.message_id,
+        cached.envelope.as_ref().map(crate::Envelope::to_bytes)
     ])?;
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 mod conns;
 mod deliver;
+mod envelope;
 mod error;
 mod filename;
 pub mod flags;
@@ -22,11 +23,12 @@ mod scan;
 mod schema;
 
 pub use deliver::Appended;
+pub use envelope::{Envelope, EnvelopeAddress};
 pub use error::{Error, QuotaResource, Result};
 pub use flags::Flags;
 pub use folders::{FolderInfo, Status};
 pub use mailbox::{Folder, Mailbox, MessageMeta, Quota, Usage};
-pub use messages::{Copied, FlagChange, Stored};
+pub use messages::{CacheParts, Copied, FlagChange, Stored};
 pub use notify::{Change, Event};
 pub use parse::{Cached, Fields, MimePart};
 pub use pool::Pool;

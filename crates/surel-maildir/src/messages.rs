@@ -62,25 +62,30 @@ impl Mailbox {
     pub fn cached(&self, folder: &str, uid: u32) -> Result<Cached> {
         let f = self.folder(folder)?;
         let mut stmt = self.db()?.prepare_cached(
-            "SELECT header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id
+            "SELECT header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id, envelope
              FROM messages WHERE folder_id = ?1 AND uid = ?2",
         )?;
-        stmt.query_row(params![f.id, uid], cached_row)
-            .optional()?
-            .ok_or(Error::NoSuchMessage(uid))
+        stmt.query_row(params![f.id, uid], |r| {
+            let mut cached = cached_row(r)?;
+            cached.envelope = envelope_at(r, 9)?;
+            Ok(cached)
+        })
+        .optional()?
+        .ok_or(Error::NoSuchMessage(uid))
     }
 
     /// The caches of `uids` (None for one expunged meanwhile), read in one
     /// snapshot of the index: a FETCH of many messages reads them in
     /// batches. Ascending UIDs without big gaps (`1:*`) are read as one
-    /// range, others one by one. Without `with_mime` the MIME tree is left
-    /// empty (ENVELOPE and header fetches need only the header). The
-    /// search fields are always left empty: FETCH does not use them.
+    /// range, others one by one. Only the `parts` asked for are read, the
+    /// others left empty (a message without stored ENVELOPE fields gets its
+    /// header, which stands in for them). The search fields are always left
+    /// empty: FETCH does not use them.
     pub fn cached_many(
         &self,
         folder: &str,
         uids: &[u32],
-        with_mime: bool,
+        parts: CacheParts,
     ) -> Result<Vec<Option<Cached>>> {
         let f = self.folder(folder)?;
         let mut out: Vec<Option<Cached>> = uids.iter().map(|_| None).collect();
@@ -88,31 +93,50 @@ impl Mailbox {
             return Ok(out);
         };
         let snapshot = self.db()?.unchecked_transaction()?;
+        let row = |r: &rusqlite::Row<'_>| {
+            let mut cached = header_row(r)?;
+            if parts.envelope {
+                cached.envelope = envelope_at(r, 2)?;
+            }
+            Ok(cached)
+        };
         let ascending = uids.windows(2).all(|w| w[0] < w[1]);
         if ascending && (last - first) as usize <= uids.len() * 2 {
             let mut stmt = snapshot.prepare_cached(
-                "SELECT header, CASE WHEN ?4 THEN mime ELSE '' END, uid
+                "SELECT CASE WHEN ?6 OR (?5 AND envelope IS NULL) THEN header ELSE x'' END,
+                   CASE WHEN ?4 THEN mime ELSE '' END, CASE WHEN ?5 THEN envelope END, uid
                  FROM messages WHERE folder_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid",
             )?;
-            let mut rows = stmt.query(params![f.id, first, last, with_mime])?;
+            let mut rows = stmt.query(params![
+                f.id,
+                first,
+                last,
+                parts.mime,
+                parts.envelope,
+                parts.header
+            ])?;
             let mut i = 0;
-            while let Some(row) = rows.next()? {
-                let uid: u32 = row.get(2)?;
+            while let Some(r) = rows.next()? {
+                let uid: u32 = r.get(3)?;
                 while i < uids.len() && uids[i] < uid {
                     i += 1;
                 }
                 if i < uids.len() && uids[i] == uid {
-                    out[i] = Some(header_row(row)?);
+                    out[i] = Some(row(r)?);
                 }
             }
         } else {
             let mut stmt = snapshot.prepare_cached(
-                "SELECT header, CASE WHEN ?3 THEN mime ELSE '' END
+                "SELECT CASE WHEN ?5 OR (?4 AND envelope IS NULL) THEN header ELSE x'' END,
+                   CASE WHEN ?3 THEN mime ELSE '' END, CASE WHEN ?4 THEN envelope END
                  FROM messages WHERE folder_id = ?1 AND uid = ?2",
             )?;
             for (slot, uid) in out.iter_mut().zip(uids) {
                 *slot = stmt
-                    .query_row(params![f.id, uid, with_mime], header_row)
+                    .query_row(
+                        params![f.id, uid, parts.mime, parts.envelope, parts.header],
+                        row,
+                    )
                     .optional()?;
             }
         }
@@ -303,9 +327,9 @@ impl Mailbox {
                     });
                     tx.prepare_cached(
                         "INSERT INTO messages (folder_id, uid, base, in_new, sys, keywords, modseq, internal_date, size, vsize,
-                           header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id)
+                           header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id, envelope)
                          SELECT ?3, ?4, ?5, 0, sys, keywords, ?6, internal_date, size, vsize,
-                           header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id
+                           header, mime, subject, from_addr, to_addr, cc_addr, bcc_addr, sent_date, message_id, envelope
                          FROM messages WHERE folder_id = ?1 AND uid = ?2",
                     )?
                     .execute(params![src.id, meta.uid, dst.id, uid, base, modseq])?;
@@ -455,13 +479,33 @@ pub(crate) fn delete_row(tx: &rusqlite::Transaction<'_>, folder_id: i64, uid: u3
     Ok(())
 }
 
+/// Which parts of the cache a batch read (`Mailbox::cached_many`) fills in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CacheParts {
+    /// The header block (RFC822.HEADER, header sections).
+    pub header: bool,
+    /// The MIME tree (BODYSTRUCTURE, body sections).
+    pub mime: bool,
+    /// The ENVELOPE fields.
+    pub envelope: bool,
+}
+
 /// A cache row of header and MIME tree only (see `cached_many`).
 fn header_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Cached> {
     Ok(Cached {
         header: r.get(0)?,
         mime: mime_of(r.get_ref(1)?.as_str()?),
         fields: Fields::default(),
+        envelope: None,
     })
+}
+
+/// The stored ENVELOPE fields in column `idx`; None when NULL (indexed
+/// before the column existed) or unreadable, which the header stands in for.
+fn envelope_at(r: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Option<crate::Envelope>> {
+    Ok(r.get_ref(idx)?
+        .as_blob_or_null()?
+        .and_then(crate::Envelope::from_bytes))
 }
 
 fn mime_of(json: &str) -> MimePart {
@@ -485,5 +529,6 @@ fn cached_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Cached> {
             date: r.get(7)?,
             message_id: r.get(8)?,
         },
+        envelope: None,
     })
 }

@@ -1,9 +1,12 @@
 //! What the index caches of each message so that listing and searching a
 //! folder never re-reads message files: the raw header block, the MIME
-//! structure with byte offsets, and the fields SEARCH asks for most.
+//! structure with byte offsets, the ENVELOPE fields, and the fields SEARCH
+//! asks for most.
 
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 use serde::{Deserialize, Serialize};
+
+use crate::Envelope;
 
 /// One MIME part, with offsets into the stored message (RFC 2045/2046):
 /// enough for IMAP to build BODYSTRUCTURE and to fetch `BODY[n.MIME]` and
@@ -83,6 +86,18 @@ pub struct Cached {
     pub header: Vec<u8>,
     pub mime: MimePart,
     pub fields: Fields,
+    /// The ENVELOPE fields when read or just worked out; None when not
+    /// asked for or not stored (see [`Cached::take_envelope`]).
+    pub envelope: Option<Envelope>,
+}
+
+impl Cached {
+    /// The ENVELOPE fields: the stored ones, else worked out from the header.
+    pub fn take_envelope(&mut self) -> Envelope {
+        self.envelope
+            .take()
+            .unwrap_or_else(|| Envelope::of_header(&self.header))
+    }
 }
 
 /// Parses a message for the cache. Never fails: malformed mail still gets
@@ -101,6 +116,7 @@ pub fn parse(raw: &[u8]) -> Cached {
                 ..MimePart::default()
             },
             fields: Fields::default(),
+            envelope: Some(Envelope::default()),
         };
     };
     let mime = part_tree(&message, 0, raw, 0);
@@ -108,6 +124,7 @@ pub fn parse(raw: &[u8]) -> Cached {
     Cached {
         header: raw[..header_end].to_vec(),
         fields: fields(&message),
+        envelope: Some(Envelope::of_message(&message)),
         mime,
     }
 }

@@ -55,6 +55,11 @@ const MIGRATIONS: &[&str] = &[
     "
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 ",
+    // `envelope`: the ENVELOPE fields (see `envelope.rs`); NULL for messages
+    // indexed before, which FETCH works out from `header`.
+    "
+    ALTER TABLE messages ADD COLUMN envelope BLOB;
+",
 ];
 
 /// Runs the migrations not yet run. The version is read inside a write

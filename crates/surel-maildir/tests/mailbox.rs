@@ -575,3 +575,33 @@ fn the_leftover_link_of_an_interrupted_move_is_not_indexed() {
     fs::hard_link(&a, dir.path().join("new").join("1700000001.B.host")).unwrap();
     assert_eq!(mb.rescan("INBOX").unwrap().added.len(), 2);
 }
+
+#[test]
+fn envelope_fields_are_stored_copied_and_worked_out_for_older_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mb = open(dir.path());
+    mb.deliver(MSG).unwrap();
+    mb.copy("INBOX", &[1], "Archive").unwrap();
+    let want = CacheParts {
+        envelope: true,
+        ..CacheParts::default()
+    };
+    let expected = Envelope::of_header(&mb.cached("INBOX", 1).unwrap().header);
+    assert_eq!(expected.subject.as_deref(), Some("Rapat"));
+    assert_eq!(expected.from[0].name.as_deref(), Some("Budi"));
+    for folder in ["INBOX", "Archive"] {
+        let mut got = mb.cached_many(folder, &[1], want).unwrap();
+        let cached = got[0].as_mut().unwrap();
+        assert!(cached.header.is_empty(), "{folder}: stored fields need no header");
+        assert_eq!(cached.envelope.as_ref(), Some(&expected), "{folder}");
+    }
+    // A row indexed before the column existed: the header stands in.
+    let index = rusqlite::Connection::open(dir.path().join("surel-index.sqlite")).unwrap();
+    index
+        .execute("UPDATE messages SET envelope = NULL", [])
+        .unwrap();
+    let mut got = mb.cached_many("INBOX", &[1], want).unwrap();
+    let cached = got[0].as_mut().unwrap();
+    assert_eq!(cached.envelope, None);
+    assert_eq!(cached.take_envelope(), expected);
+}

@@ -23,6 +23,8 @@ pub(super) struct Want {
     pub file: bool,
     /// BODY[STRUCTURE] or a section: the cached MIME tree is needed.
     pub mime: bool,
+    /// ENVELOPE: the stored envelope fields are needed.
+    pub envelope: bool,
     /// A non-PEEK body fetch, which sets \Seen.
     pub sets_seen: bool,
     pub read_only: bool,
@@ -62,15 +64,28 @@ impl Want {
                 N::Body | N::BodyStructure | N::BodyExt { .. } | N::Rfc822Text
             )
         });
+        let envelope = names.iter().any(|n| matches!(n, N::Envelope));
         Want {
             names,
             cache,
+            envelope,
             file,
             mime: mime || file,
             sets_seen,
             read_only,
             condstore,
             rfc822_peek,
+        }
+    }
+
+    /// What a batch read of the cache must fill in (the header serves
+    /// header sections; body sections read the file).
+    pub fn cache_parts(&self) -> surel_maildir::CacheParts {
+        use MessageDataItemName as N;
+        surel_maildir::CacheParts {
+            header: self.has(|n| matches!(n, N::Rfc822Header | N::BodyExt { .. })),
+            mime: self.mime,
+            envelope: self.envelope,
         }
     }
 
@@ -127,6 +142,11 @@ pub(super) fn items(
             meta = updated;
         }
     }
+    // Taken out before the items borrow the cache: its strings move into the reply.
+    let mut envelope_fields = match &mut cached {
+        Some(c) if want.envelope => Some(c.take_envelope()),
+        _ => None,
+    };
     let cache = || cached.as_ref().expect("cache read when wanted");
     let mut items = Vec::new();
     for name in &want.names {
@@ -142,7 +162,10 @@ pub(super) fn items(
                 None => continue,
             },
             N::Rfc822Size => MessageDataItem::Rfc822Size(meta.size.min(u32::MAX as u64) as u32),
-            N::Envelope => MessageDataItem::Envelope(envelope(&cache().header)),
+            N::Envelope => match envelope_fields.take() {
+                Some(fields) => MessageDataItem::Envelope(envelope(fields)),
+                None => continue,
+            },
             N::BodyStructure => {
                 MessageDataItem::BodyStructure(body_structure(&cache().mime, raw.as_deref(), true))
             }

@@ -174,7 +174,8 @@ impl Session {
             let done = blocking(|| -> surel_maildir::Result<()> {
                 let mut caches = if want.cache || want.file {
                     let uids: Vec<u32> = batch.iter().map(|(_, m)| m.uid).collect();
-                    user.mailbox.cached_many(&folder, &uids, want.mime)?
+                    user.mailbox
+                        .cached_many(&folder, &uids, want.cache_parts())?
                 } else {
                     Vec::new()
                 };

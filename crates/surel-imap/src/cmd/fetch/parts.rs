@@ -11,7 +11,6 @@ use imap_next::imap_types::body::{
 use imap_next::imap_types::core::{NString, Vec1};
 use imap_next::imap_types::envelope::{Address, Envelope};
 use imap_next::imap_types::fetch::{Part, Section};
-use mail_parser::{HeaderName, MessageParser};
 
 use surel_maildir::MimePart;
 
@@ -34,137 +33,30 @@ pub(super) fn slice(raw: &[u8], range: (u32, u32)) -> &[u8] {
     &raw[(range.0 as usize).min(end)..end]
 }
 
-/// Non-ASCII display names go out as RFC 2047 encoded-words, as they came in.
-fn encode_word(s: &str) -> String {
-    if s.is_ascii() {
-        s.to_string()
-    } else {
-        use base64::Engine as _;
-        format!(
-            "=?UTF-8?B?{}?=",
-            base64::engine::general_purpose::STANDARD.encode(s)
-        )
-    }
-}
-
-fn addresses(addr: Option<&mail_parser::Address<'_>>) -> Vec<Address<'static>> {
-    let one = |a: &mail_parser::Addr<'_>| {
-        let email = a.address().unwrap_or("");
-        let (local, host) = email.rsplit_once('@').unwrap_or((email, ""));
-        Address {
-            name: reply::nstring(a.name().map(encode_word)),
+fn addresses(list: Vec<surel_maildir::EnvelopeAddress>) -> Vec<Address<'static>> {
+    list.into_iter()
+        .map(|a| Address {
+            name: reply::nstring(a.name),
             adl: NString(None),
-            mailbox: reply::nstring(Some(local)),
-            host: reply::nstring(Some(host)),
-        }
-    };
-    match addr {
-        None => vec![],
-        Some(mail_parser::Address::List(list)) => list.iter().map(one).collect(),
-        Some(mail_parser::Address::Group(groups)) => {
-            let mut out = Vec::new();
-            for g in groups {
-                // RFC 9051 §7.5.2: group start (NIL NIL name NIL) and end (NIL NIL NIL NIL).
-                out.push(Address {
-                    name: NString(None),
-                    adl: NString(None),
-                    mailbox: reply::nstring(g.name.as_deref()),
-                    host: NString(None),
-                });
-                out.extend(g.addresses.iter().map(one));
-                out.push(Address {
-                    name: NString(None),
-                    adl: NString(None),
-                    mailbox: NString(None),
-                    host: NString(None),
-                });
-            }
-            out
-        }
-    }
+            mailbox: reply::nstring(a.mailbox),
+            host: reply::nstring(a.host),
+        })
+        .collect()
 }
 
-/// The header fields ENVELOPE is made of.
-const ENVELOPE_FIELDS: [&[u8]; 10] = [
-    b"date",
-    b"subject",
-    b"from",
-    b"sender",
-    b"reply-to",
-    b"to",
-    b"cc",
-    b"bcc",
-    b"in-reply-to",
-    b"message-id",
-];
-
-/// The fields of a header block that ENVELOPE uses, with their folded
-/// lines: parsing only these skips the Received and DKIM fields that make
-/// up most of a real header.
-fn envelope_fields(header: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(header.len().min(2048));
-    let mut keep = false;
-    for line in header.split_inclusive(|&b| b == b'\n') {
-        match line.first() {
-            Some(b' ' | b'\t') => {}
-            _ => {
-                let name = line.split(|&b| b == b':').next().unwrap_or_default();
-                keep = line.contains(&b':')
-                    && ENVELOPE_FIELDS
-                        .iter()
-                        .any(|f| name.trim_ascii().eq_ignore_ascii_case(f));
-            }
-        }
-        if keep {
-            out.extend_from_slice(line);
-        }
-    }
-    out.extend_from_slice(b"\r\n");
-    out
-}
-
-/// ENVELOPE from a header block (RFC 9051 §7.5.2).
-pub fn envelope(header: &[u8]) -> Envelope<'static> {
-    let fields = envelope_fields(header);
-    let parsed = MessageParser::new().parse_headers(&fields);
-    let Some(m) = parsed else {
-        return Envelope {
-            date: NString(None),
-            subject: NString(None),
-            from: vec![],
-            sender: vec![],
-            reply_to: vec![],
-            to: vec![],
-            cc: vec![],
-            bcc: vec![],
-            in_reply_to: NString(None),
-            message_id: NString(None),
-        };
-    };
-    let raw = |name: HeaderName<'static>| {
-        m.header_raw(name)
-            .map(|v| v.replace(['\r', '\n'], "").trim().to_string())
-    };
-    let from = addresses(m.from());
-    let sender = match m.sender() {
-        Some(s) => addresses(Some(s)),
-        None => from.clone(),
-    };
-    let reply_to = match m.reply_to() {
-        Some(r) => addresses(Some(r)),
-        None => from.clone(),
-    };
+/// ENVELOPE (RFC 9051 §7.5.2) from the fields the index keeps.
+pub fn envelope(e: surel_maildir::Envelope) -> Envelope<'static> {
     Envelope {
-        date: reply::nstring(raw(HeaderName::Date)),
-        subject: reply::nstring(raw(HeaderName::Subject)),
-        from,
-        sender,
-        reply_to,
-        to: addresses(m.to()),
-        cc: addresses(m.cc()),
-        bcc: addresses(m.bcc()),
-        in_reply_to: reply::nstring(raw(HeaderName::InReplyTo)),
-        message_id: reply::nstring(raw(HeaderName::MessageId)),
+        date: reply::nstring(e.date),
+        subject: reply::nstring(e.subject),
+        from: addresses(e.from),
+        sender: addresses(e.sender),
+        reply_to: addresses(e.reply_to),
+        to: addresses(e.to),
+        cc: addresses(e.cc),
+        bcc: addresses(e.bcc),
+        in_reply_to: reply::nstring(e.in_reply_to),
+        message_id: reply::nstring(e.message_id),
     }
 }
 
@@ -248,7 +140,10 @@ pub fn body_structure(
     };
     let specific = match (&part.message, raw) {
         (Some(inner), Some(raw)) if ctype == "message" => SpecificFields::Message {
-            envelope: Box::new(envelope(slice(raw, inner.header))),
+            envelope: Box::new(envelope(surel_maildir::Envelope::of_header(slice(
+                raw,
+                inner.header,
+            )))),
             body_structure: Box::new(body_structure(inner, Some(raw), extended)),
             number_of_lines: part.lines,
         },
