@@ -3,13 +3,16 @@
 # as an unprivileged user. See docs/en/docker.md.
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends pkg-config libsodium-dev \
+ && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN cargo build --release --locked -p surel \
  && strip target/release/surel
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates tzdata \
+ && apt-get install -y --no-install-recommends ca-certificates tzdata libsodium23 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --user-group --home-dir /var/lib/surel --shell /usr/sbin/nologin surel \
  && install -d -o surel -g surel -m 0700 /var/lib/surel /etc/surel/certs

@@ -592,7 +592,10 @@ fn envelope_fields_are_stored_copied_and_worked_out_for_older_rows() {
     for folder in ["INBOX", "Archive"] {
         let mut got = mb.cached_many(folder, &[1], want).unwrap();
         let cached = got[0].as_mut().unwrap();
-        assert!(cached.header.is_empty(), "{folder}: stored fields need no header");
+        assert!(
+            cached.header.is_empty(),
+            "{folder}: stored fields need no header"
+        );
         assert_eq!(cached.envelope.as_ref(), Some(&expected), "{folder}");
     }
     // A row indexed before the column existed: the header stands in.
