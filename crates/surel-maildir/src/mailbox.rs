@@ -304,10 +304,10 @@ impl Mailbox {
             conn: Some(db),
             quota,
         };
-        mailbox.ensure_folder("INBOX")?;
-        for (name, _) in names::SPECIAL {
-            mailbox.ensure_folder(name)?;
-        }
+        let standard: Vec<&str> = std::iter::once("INBOX")
+            .chain(names::SPECIAL.iter().map(|(name, _)| *name))
+            .collect();
+        mailbox.ensure_folders(&standard)?;
         mailbox.recover_after_reboot()?;
         Ok(mailbox)
     }
@@ -475,30 +475,49 @@ impl Mailbox {
         if let Some(folder) = self.find_folder(name)? {
             return Ok(folder);
         }
-        let dir = self.folder_dir(name);
-        make_folder_dirs(&dir)?;
-        if name != "INBOX" {
-            // The Maildir++ marker other tools look for.
-            let marker = dir.join("maildirfolder");
-            fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o600)
-                .open(&marker)
-                .map_err(Error::io(&marker))?;
-        }
-        self.write(|tx| {
-            let last: Option<i64> =
-                tx.query_row("SELECT MAX(uidvalidity) FROM folders", [], |r| r.get(0))?;
-            let uidvalidity = now_secs().max(last.unwrap_or(0) + 1).min(u32::MAX as i64);
-            tx.execute(
-                "INSERT OR IGNORE INTO folders (name, uidvalidity) VALUES (?1, ?2)",
-                rusqlite::params![name, uidvalidity],
-            )?;
-            Ok(())
-        })?;
+        self.ensure_folders(&[name])?;
         self.find_folder(name)?
             .ok_or_else(|| Error::NoSuchFolder(name.to_string()))
+    }
+
+    /// Makes the folders of `names` that do not exist yet, in one index
+    /// commit: a new account's six standard folders cost one fsync, not six.
+    fn ensure_folders(&mut self, names: &[&str]) -> Result<()> {
+        let mut missing = Vec::new();
+        for &name in names {
+            if self.find_folder(name)?.is_none() {
+                missing.push(name);
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        for &name in &missing {
+            let dir = self.folder_dir(name);
+            make_folder_dirs(&dir)?;
+            if name != "INBOX" {
+                // The Maildir++ marker other tools look for.
+                let marker = dir.join("maildirfolder");
+                fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .mode(0o600)
+                    .open(&marker)
+                    .map_err(Error::io(&marker))?;
+            }
+        }
+        self.write(|tx| {
+            for name in &missing {
+                let last: Option<i64> =
+                    tx.query_row("SELECT MAX(uidvalidity) FROM folders", [], |r| r.get(0))?;
+                let uidvalidity = now_secs().max(last.unwrap_or(0) + 1).min(u32::MAX as i64);
+                tx.execute(
+                    "INSERT OR IGNORE INTO folders (name, uidvalidity) VALUES (?1, ?2)",
+                    rusqlite::params![name, uidvalidity],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     pub(crate) fn find_folder(&self, canonical: &str) -> Result<Option<Folder>> {
