@@ -28,7 +28,7 @@ NOT_COMPARED = {("imap-fill", "indexed_per_s")}
 # mix it asks operations/s and p99. In a closed loop the median mostly
 # shows how evenly a saturated server shares its CPU between clients.
 INFORMATIONAL = {("imap-mix", "p50_ms")}
-SKIP = {"messages", "appended", "written", "written_per_s", "clients", "ops", "users", "connections", "loaded_kib"}
+SKIP = {"messages", "appended", "written", "written_per_s", "clients", "ops", "users", "connections", "loaded_kib", "rest_kib"}
 print(f"| workload | variant | figure | surel | anchor | surel/anchor | surel ahead |")
 print("|---|---|---|---:|---:|---:|---|")
 for (workload, variant, key), values in rows.items():
