@@ -3,6 +3,7 @@
 //! must not implement protocols or storage itself.
 
 mod cli;
+mod memory;
 mod serve;
 mod tls;
 

@@ -28,11 +28,9 @@ pub fn run(config_path: PathBuf, log_format: Option<LogFormat>) -> anyhow::Resul
         .enable_all()
         .thread_name("surel")
         // Blocking threads (SQLite, fsync, argon2) that sit idle for a
-        // second exit, and their allocator caches with them: mimalloc
-        // purges a thread's freed memory only when that thread allocates
-        // again, so after a burst of logins an idle thread kept its 19 MiB
-        // argon2 buffer for tokio's default 10 s (57 MiB at rest after
-        // the bench's login run, 19 MiB with this).
+        // second exit, and their allocator caches with them (see
+        // `memory.rs`): after a burst of logins an idle thread kept its
+        // 19 MiB argon2 buffer for tokio's default 10 s.
         .thread_keep_alive(Duration::from_secs(1))
         .build()
         .context("cannot start the async runtime")?;
@@ -149,6 +147,7 @@ pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
 
 async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::Result<()> {
     let started = Instant::now();
+    crate::memory::spawn_purger();
     tls::ensure_self_signed(&config.tls, &config.hostname)?;
     let store = CertStore::load(&config.tls)
         .map_err(|e| anyhow::anyhow!("{e:#} (tls.cert / tls.key in {})", config_path.display()))?;
