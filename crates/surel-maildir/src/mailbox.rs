@@ -103,6 +103,17 @@ pub(crate) fn make_dir(dir: &Path) -> Result<()> {
     }
 }
 
+/// Creates `file` (mode 0600) if missing, leaving its contents alone.
+fn touch_private(file: &Path) -> Result<()> {
+    fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(file)
+        .map(drop)
+        .map_err(Error::io(file))
+}
+
 /// Makes a folder's `cur`, `new` and `tmp`.
 pub(crate) fn make_folder_dirs(dir: &Path) -> Result<()> {
     for sub in ["cur", "new", "tmp"] {
@@ -285,12 +296,7 @@ impl Mailbox {
     pub fn open(root: &Path, quota: Quota) -> Result<Mailbox> {
         make_folder_dirs(root)?;
         let index = root.join(schema::INDEX_FILE);
-        fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&index)
-            .map_err(Error::io(&index))?;
+        touch_private(&index)?;
         fs::set_permissions(&index, fs::Permissions::from_mode(0o600))
             .map_err(Error::io(&index))?;
         let index_inode = fs::metadata(&index).map_err(Error::io(&index))?.ino();
@@ -497,13 +503,7 @@ impl Mailbox {
             make_folder_dirs(&dir)?;
             if name != "INBOX" {
                 // The Maildir++ marker other tools look for.
-                let marker = dir.join("maildirfolder");
-                fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .mode(0o600)
-                    .open(&marker)
-                    .map_err(Error::io(&marker))?;
+                touch_private(&dir.join("maildirfolder"))?;
             }
         }
         self.write(|tx| {
