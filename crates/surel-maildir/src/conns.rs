@@ -69,6 +69,12 @@ pub(crate) fn give_back(index: &Path, inode: u64, conn: Connection) {
     drop(closing);
 }
 
+/// Closes every kept connection (the server went quiet).
+pub(crate) fn close_idle() {
+    let closing = std::mem::take(&mut *IDLE.lock().unwrap_or_else(|p| p.into_inner()));
+    drop(closing);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

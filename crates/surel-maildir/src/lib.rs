@@ -36,6 +36,15 @@ pub use scan::Rescan;
 
 use std::path::{Path, PathBuf};
 
+/// Frees what is kept between sessions for the next one: idle index
+/// connections (each with its page cache and prepared statements), and
+/// the change channels and writer locks of mailboxes nobody has open. For
+/// a server gone quiet; the next session opens what it needs again.
+pub fn release_idle() {
+    conns::close_idle();
+    notify::forget_unused();
+}
+
 /// Where an account's maildir lives: `<data_dir>/mail/<domain>/<local>/`.
 pub fn mailbox_dir(data_dir: &Path, domain: &str, local: &str) -> PathBuf {
     data_dir

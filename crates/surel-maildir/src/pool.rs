@@ -60,6 +60,13 @@ impl Pool {
         }
         result
     }
+
+    /// Closes every idle handle (the server went quiet; see `Mailbox` for
+    /// what a handle holds).
+    pub fn clear(&self) {
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        drop(idle);
+    }
 }
 
 #[cfg(test)]
@@ -101,5 +108,7 @@ mod tests {
             .unwrap();
         }
         assert_eq!(pool.idle.lock().unwrap().len(), 2);
+        pool.clear();
+        assert!(pool.idle.lock().unwrap().is_empty());
     }
 }

@@ -18,6 +18,11 @@ use clap::Parser;
 // Many short-lived allocations per IMAP response (imap-codec's types):
 // glibc malloc spent a third of a big FETCH in malloc/free; mimalloc's
 // per-thread free lists cut that, and it returns memory to the OS promptly.
+// Its `override` feature makes it C's malloc too, so SQLite's allocations
+// are in it as well: in glibc's malloc they stayed resident after a busy
+// spell, 20 MiB over 16 arenas of which 0.25 MiB was in use, as glibc
+// gives back only the top of each arena and only when a large block there
+// is freed (`malloc_trim` would, but only through unsafe FFI).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -13,6 +13,11 @@
 //! 100,000 messages repeated took 25% more CPU). (mimalloc's own
 //! `mi_collect` would do this directly, but only through unsafe FFI, which
 //! the workspace forbids.)
+//!
+//! At the start of each quiet spell, the caches kept for the next session
+//! are emptied first (`release`): idle SQLite connections and mailbox
+//! handles. What they hold was allocated all through the busy spell and
+//! pinned the allocator's pages that the rest of it freed.
 
 use std::time::Duration;
 
@@ -25,8 +30,11 @@ const QUIET_TICKS: u64 = 2;
 const QUIET_PURGES: u32 = 6;
 
 /// Starts the checks on the current tokio runtime; they stop with it.
-pub fn spawn_purger() {
-    tokio::spawn(async {
+/// `release` is run (on a blocking thread) once at the start of every
+/// quiet spell.
+pub fn spawn_purger(release: impl Fn() + Send + Sync + 'static) {
+    let release = std::sync::Arc::new(release);
+    tokio::spawn(async move {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last = cpu_ticks();
@@ -43,6 +51,10 @@ pub fn spawn_purger() {
             // What the burst freed passes its delay within the first
             // seconds of quiet (idle blocking threads end after 1 s, their
             // memory 1 s later); after that nothing new is freed.
+            if quiet_for == 1 {
+                let release = std::sync::Arc::clone(&release);
+                let _ = tokio::task::spawn_blocking(move || release()).await;
+            }
             if (1..=QUIET_PURGES).contains(&quiet_for) {
                 // The thread must allocate for mimalloc to set it up, and
                 // so to collect when it ends. A failed spawn skips a tick.

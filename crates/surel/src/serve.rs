@@ -147,7 +147,6 @@ pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
 
 async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::Result<()> {
     let started = Instant::now();
-    crate::memory::spawn_purger();
     tls::ensure_self_signed(&config.tls, &config.hostname)?;
     let store = CertStore::load(&config.tls)
         .map_err(|e| anyhow::anyhow!("{e:#} (tls.cert / tls.key in {})", config_path.display()))?;
@@ -192,6 +191,13 @@ async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::
         checks: inbound_checks(&config)?,
         // Enough for the busiest recipients; each holds a SQLite connection.
         mailboxes: surel_maildir::Pool::new(16),
+    });
+    crate::memory::spawn_purger({
+        let smtp = Arc::clone(&smtp);
+        move || {
+            smtp.mailboxes.clear();
+            surel_maildir::release_idle();
+        }
     });
 
     let port = |addrs: &[std::net::SocketAddr], standard: u16| {

@@ -44,7 +44,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     #[serde(default)]
     pub language: Language,
-    /// `error`, `warn`, `info`, `debug`, `trace`, or a tracing filter; `RUST_LOG` wins.
+    /// `error`, `warn`, `info`, `debug`, `trace`, or levels per module
+    /// (`info,surel_smtp=debug`); `RUST_LOG` wins.
     #[serde(default = "default_log_level")]
     pub log_level: String,
     #[serde(default)]
