@@ -105,7 +105,7 @@ pub struct Hasher {
 /// afterwards (measured: 50 concurrent first logins took surel from 50 MB
 /// to 950 MB RSS, for good). With the pool it is `cores × memory_kib`,
 /// and more at once would not finish sooner on the same cores anyway.
-/// A buffer nobody waits for is given back to the allocator (mimalloc
+/// A buffer nobody waits for is given back to the allocator (which
 /// returns it to the system), so an idle server does not hold them.
 struct Memory {
     state: std::sync::Mutex<MemoryState>,

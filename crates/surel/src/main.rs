@@ -16,15 +16,18 @@ use std::process::ExitCode;
 use clap::Parser;
 
 // Many short-lived allocations per IMAP response (imap-codec's types):
-// glibc malloc spent a third of a big FETCH in malloc/free; mimalloc's
-// per-thread free lists cut that, and it returns memory to the OS promptly.
-// Its `override` feature makes it C's malloc too, so SQLite's allocations
-// are in it as well: in glibc's malloc they stayed resident after a busy
-// spell, 20 MiB over 16 arenas of which 0.25 MiB was in use, as glibc
-// gives back only the top of each arena and only when a large block there
-// is freed (`malloc_trim` would, but only through unsafe FFI).
+// glibc malloc spent a third of a big FETCH in malloc/free. jemalloc's
+// thread caches cut that, and its background thread gives freed memory
+// back to the system on its own, after a busy spell too. It is C's malloc
+// as well, so SQLite's allocations are in it: in glibc's malloc they
+// stayed resident, 20 MiB over 16 arenas of which 0.25 MiB was in use.
+// mimalloc (used before) keeps memory per thread: IMAP's storage calls
+// pass through many short-lived threads (`block_in_place`), each leaving
+// pages held by a few long-lived blocks, 17-19 MiB after the benchmark's
+// workloads against jemalloc's 14 (docs/benchmarks.md). Settings: the
+// JEMALLOC_SYS_WITH_MALLOC_CONF line in .cargo/config.toml.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

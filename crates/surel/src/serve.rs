@@ -28,9 +28,8 @@ pub fn run(config_path: PathBuf, log_format: Option<LogFormat>) -> anyhow::Resul
         .enable_all()
         .thread_name("surel")
         // Blocking threads (SQLite, fsync, argon2) that sit idle for a
-        // second exit, and their allocator caches with them (see
-        // `memory.rs`): after a burst of logins an idle thread kept its
-        // 19 MiB argon2 buffer for tokio's default 10 s.
+        // second exit (tokio's default is 10 s), and the allocator's
+        // cache of that thread with them.
         .thread_keep_alive(Duration::from_secs(1))
         .build()
         .context("cannot start the async runtime")?;
@@ -192,7 +191,7 @@ async fn serve(config_path: PathBuf, config: Config, log: LogHandle) -> anyhow::
         // Enough for the busiest recipients; each holds a SQLite connection.
         mailboxes: surel_maildir::Pool::new(16),
     });
-    crate::memory::spawn_purger({
+    crate::memory::spawn_releaser({
         let smtp = Arc::clone(&smtp);
         move || {
             smtp.mailboxes.clear();
