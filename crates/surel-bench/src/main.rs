@@ -7,6 +7,7 @@
 mod disk;
 mod imap;
 mod smtp;
+mod startup;
 mod stats;
 
 use std::path::PathBuf;
@@ -121,6 +122,15 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// Milliseconds from STARTED_NS (nanoseconds since the Unix epoch, as
+    /// `date +%s%N` prints them, taken just before the server was started)
+    /// until PORT on 127.0.0.1 accepts.
+    Startup {
+        #[arg(long)]
+        port: u16,
+        #[arg(long)]
+        started_ns: u128,
+    },
     /// Memory (PSS) now of the processes named NAMES, summed.
     Pss {
         #[arg(long, value_delimiter = ',')]
@@ -217,6 +227,14 @@ fn main() -> anyhow::Result<()> {
                 clients,
                 rounds,
             } => imap::sessions::logins(port, users, password, clients, rounds, &label).await,
+            Command::Startup { port, started_ns } => {
+                let ms = tokio::task::spawn_blocking(move || {
+                    startup::wait_for_port(port, started_ns, std::time::Duration::from_secs(30))
+                })
+                .await??;
+                stats::report(&format!("startup {label}"), &[("ms", ms)]);
+                Ok(())
+            }
             Command::Pss { process_names } => {
                 let kib = imap::sessions::pss_kib(&process_names);
                 stats::report(&format!("memory {label}"), &[("pss_kib", kib as f64)]);
