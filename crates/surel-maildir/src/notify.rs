@@ -47,7 +47,7 @@ static WRITERS: LazyLock<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> =
 /// show as latency. Other processes still coordinate through SQLite.
 pub(crate) fn writer_lock(root: &Path) -> Arc<Mutex<()>> {
     let mut writers = WRITERS.lock().unwrap_or_else(|p| p.into_inner());
-    writers.retain(|_, lock| Arc::strong_count(lock) > 1);
+    writers.retain(|_, lock| writer_in_use(lock));
     Arc::clone(writers.entry(root.to_path_buf()).or_default())
 }
 
@@ -77,7 +77,12 @@ pub fn forget_unused() {
     WRITERS
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .retain(|_, lock| Arc::strong_count(lock) > 1);
+        .retain(|_, lock| writer_in_use(lock));
+}
+
+/// A handle holds this writer lock besides the map.
+fn writer_in_use(lock: &Arc<Mutex<()>>) -> bool {
+    Arc::strong_count(lock) > 1
 }
 
 #[cfg(test)]
