@@ -6,7 +6,9 @@
 //! through [`Mailbox`]. It must not do networking, and must never
 //! acknowledge a delivery before the message is fsynced.
 
+mod checkpoint;
 mod conns;
+mod create;
 mod deliver;
 mod envelope;
 mod error;

@@ -19,7 +19,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::broadcast;
 
+use crate::checkpoint;
 use crate::conns;
+use crate::create;
 use crate::error::{Error, Result};
 use crate::flags::Flags;
 use crate::names;
@@ -104,7 +106,7 @@ pub(crate) fn make_dir(dir: &Path) -> Result<()> {
 }
 
 /// Creates `file` (mode 0600) if missing, leaving its contents alone.
-fn touch_private(file: &Path) -> Result<()> {
+pub(crate) fn touch_private(file: &Path) -> Result<()> {
     fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -122,12 +124,19 @@ pub(crate) fn make_folder_dirs(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// WAL pages after which a commit checkpoints them into the index.
-const WAL_CHECKPOINT_PAGES: i64 = 64;
+/// An index connection as every handle uses it, to the index file
+/// `index` with inode `inode`.
+fn connect(index: &Path, inode: u64) -> Result<Connection> {
+    configure(Connection::open(index)?, index, inode)
+}
 
-/// An index connection as every handle uses it.
-fn connect(index: &Path) -> Result<Connection> {
-    let db = Connection::open(index)?;
+/// As `connect`, but fails rather than make the file when it is gone.
+pub(crate) fn connect_existing(index: &Path, inode: u64) -> Result<Connection> {
+    let flags = rusqlite::OpenFlags::default().difference(rusqlite::OpenFlags::SQLITE_OPEN_CREATE);
+    configure(Connection::open_with_flags(index, flags)?, index, inode)
+}
+
+fn configure(mut db: Connection, index: &Path, inode: u64) -> Result<Connection> {
     db.busy_timeout(Duration::from_secs(30))?;
     set_wal(&db)?;
     db.pragma_update(None, "synchronous", "FULL")?;
@@ -140,17 +149,12 @@ fn connect(index: &Path) -> Result<Connection> {
     // next session's first write created it again: four extra fsyncs (WAL
     // and database at close; WAL header and its directory at creation) in
     // every session that changed anything. The WAL now stays between
-    // sessions and is checkpointed as it grows, as on any busy connection.
+    // sessions and is checkpointed as it grows (see `checkpoint`).
     db.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
         true,
     )?;
-    // But a connection that opens an index nobody else has open rebuilds
-    // SQLite's WAL index by reading and checksumming every frame since the
-    // last checkpoint: with the default 1000 pages, 4 MB at each IMAP login
-    // and each end of IDLE, a third of surel's CPU in a busy session mix.
-    // Checkpointing every 64 pages (256 KB) keeps that read short.
-    db.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
+    checkpoint::watch(&mut db, index, inode)?;
     Ok(db)
 }
 
@@ -159,7 +163,7 @@ fn connect(index: &Path) -> Result<Connection> {
 fn index_connection(index: &Path, inode: u64) -> Result<Connection> {
     match conns::take(index, inode) {
         Some(conn) => Ok(conn),
-        None => connect(index),
+        None => connect(index, inode),
     }
 }
 
@@ -294,8 +298,14 @@ impl Mailbox {
     /// Opens the mailbox at `root`, creating the maildir, its index and the
     /// special-use folders (Sent, Drafts, Junk, Trash, Archive) when missing.
     pub fn open(root: &Path, quota: Quota) -> Result<Mailbox> {
-        make_folder_dirs(root)?;
+        let standard: Vec<&str> = std::iter::once("INBOX")
+            .chain(names::SPECIAL.iter().map(|(name, _)| *name))
+            .collect();
         let index = root.join(schema::INDEX_FILE);
+        if !index.exists() {
+            create::create(root, &index, &standard, boot_id())?;
+        }
+        make_folder_dirs(root)?;
         touch_private(&index)?;
         fs::set_permissions(&index, fs::Permissions::from_mode(0o600))
             .map_err(Error::io(&index))?;
@@ -310,9 +320,6 @@ impl Mailbox {
             conn: Some(db),
             quota,
         };
-        let standard: Vec<&str> = std::iter::once("INBOX")
-            .chain(names::SPECIAL.iter().map(|(name, _)| *name))
-            .collect();
         mailbox.ensure_folders(&standard)?;
         mailbox.recover_after_reboot()?;
         Ok(mailbox)
@@ -499,25 +506,9 @@ impl Mailbox {
             return Ok(());
         }
         for &name in &missing {
-            let dir = self.folder_dir(name);
-            make_folder_dirs(&dir)?;
-            if name != "INBOX" {
-                // The Maildir++ marker other tools look for.
-                touch_private(&dir.join("maildirfolder"))?;
-            }
+            create::make_folder(&self.root, name)?;
         }
-        self.write(|tx| {
-            for name in &missing {
-                let last: Option<i64> =
-                    tx.query_row("SELECT MAX(uidvalidity) FROM folders", [], |r| r.get(0))?;
-                let uidvalidity = now_secs().max(last.unwrap_or(0) + 1).min(u32::MAX as i64);
-                tx.execute(
-                    "INSERT OR IGNORE INTO folders (name, uidvalidity) VALUES (?1, ?2)",
-                    rusqlite::params![name, uidvalidity],
-                )?;
-            }
-            Ok(())
-        })
+        self.write(|tx| create::insert_folders(tx, &missing))
     }
 
     pub(crate) fn find_folder(&self, canonical: &str) -> Result<Option<Folder>> {

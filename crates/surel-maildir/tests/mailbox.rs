@@ -43,9 +43,13 @@ fn a_new_mailbox_has_inbox_and_the_special_folders() {
     assert!(dir.path().join(".Sent/maildirfolder").is_file());
     let index = dir.path().join("surel-index.sqlite");
     assert_eq!(
-        fs::metadata(index).unwrap().permissions().mode() & 0o777,
+        fs::metadata(&index).unwrap().permissions().mode() & 0o777,
         0o600
     );
+    // Made in tmp/ and linked in whole: nothing is left there, and the
+    // file is already in WAL mode (header bytes 18 and 19 are 2).
+    assert!(listing(dir.path(), "tmp").is_empty());
+    assert_eq!(&fs::read(&index).unwrap()[18..20], &[2, 2]);
     let folders = mb.list().unwrap();
     let names: Vec<(&str, Option<&str>)> = folders
         .iter()
@@ -524,6 +528,11 @@ fn many_sessions_can_open_a_new_mailbox_at_once() {
     for t in threads {
         assert_eq!(t.join().unwrap().unwrap(), 0);
     }
+    // The indexes the losers built are gone; all share the winner's.
+    assert!(listing(&root, "tmp").is_empty());
+    let mut one = Mailbox::open(&root, Quota::default()).unwrap();
+    one.deliver(MSG).unwrap();
+    assert_eq!(open(&root).messages("INBOX").unwrap().len(), 1);
 }
 
 /// A parked handle (IMAP IDLE) holds no index connection: its operations
