@@ -30,6 +30,20 @@ pub(crate) fn make_folder(root: &Path, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Makes the directories of folder `name`, made by `make_folder`, durable
+/// (all but their entry in `root`, which the caller syncs once). Until
+/// then the first message fsynced into the folder would write them out
+/// (ext4 without a journal syncs a new file's new parents with it) and
+/// answer its APPEND a millisecond late; and a crash could lose a folder
+/// whose CREATE was answered OK.
+pub(crate) fn sync_folder(root: &Path, name: &str) -> Result<()> {
+    let dir = root.join(names::disk_name(name));
+    for sub in ["cur", "new", "tmp"] {
+        sync_dir(&dir.join(sub))?;
+    }
+    sync_dir(&dir)
+}
+
 /// Adds index rows for the folders `names`, each with a UIDVALIDITY above
 /// every other one.
 pub(crate) fn insert_folders(tx: &rusqlite::Transaction<'_>, names: &[&str]) -> Result<()> {

