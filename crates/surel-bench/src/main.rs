@@ -48,6 +48,14 @@ enum Command {
     Smtp {
         #[arg(long)]
         port: u16,
+        /// Another server measured in the same run, LABEL,PORT[,MAILDIR],
+        /// in turns with the first (see --rounds).
+        #[arg(long)]
+        also: Vec<smtp::Target>,
+        /// Rounds of MESSAGES/ROUNDS messages each, the servers taking
+        /// turns (ABBA), so that the disk's slow spells fall on each alike.
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
         #[arg(long)]
         rcpt: String,
         #[arg(long, default_value_t = 1000)]
@@ -163,20 +171,26 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Smtp {
                 port,
+                also,
+                rounds,
                 rcpt,
                 messages,
                 connections,
                 size,
                 maildir,
             } => {
-                smtp::run(smtp::SmtpLoad {
+                let first = smtp::Target {
+                    label,
                     port,
+                    maildir,
+                };
+                smtp::run(smtp::SmtpLoad {
+                    targets: std::iter::once(first).chain(also).collect(),
                     rcpt,
                     messages,
                     connections,
                     size,
-                    maildir,
-                    label,
+                    rounds,
                 })
                 .await
             }
