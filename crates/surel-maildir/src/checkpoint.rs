@@ -6,6 +6,7 @@
 //! while the sessions go on: a passive checkpoint takes no lock that a
 //! writer waits for.
 
+use std::collections::VecDeque;
 use std::ffi::c_int;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -25,16 +26,21 @@ use crate::mailbox::connect_existing;
 /// at each IMAP login and each end of IDLE, a third of surel's CPU in a
 /// busy session mix. 64 pages (256 KB) keep that read short.
 const LIMIT_PAGES: c_int = 64;
+/// Past this the commit checkpoints itself, as SQLite would: the thread
+/// is behind (many busy accounts) or stuck, and the log must not grow
+/// without bound.
+const HARD_LIMIT_PAGES: c_int = 16 * LIMIT_PAGES;
 
 #[derive(Default)]
 struct Queue {
-    /// Index files (path and inode) whose log is past the limit.
-    pending: Vec<(PathBuf, u64)>,
+    /// Index files (path and inode) whose log is past the limit, oldest
+    /// request first.
+    pending: VecDeque<(PathBuf, u64)>,
     started: bool,
 }
 
 static QUEUE: Mutex<Queue> = Mutex::new(Queue {
-    pending: Vec::new(),
+    pending: VecDeque::new(),
     started: false,
 });
 static WAKE: Condvar = Condvar::new();
@@ -49,9 +55,11 @@ fn queue() -> MutexGuard<'static, Queue> {
 pub(crate) fn watch(db: &mut Connection, index: &Path, inode: u64) -> Result<()> {
     let index = index.to_path_buf();
     db.wal_hook(Some(move |wal: &mut Wal, pages: c_int| {
-        if pages >= LIMIT_PAGES && !request(&index, inode) {
-            // No thread to hand it to: checkpoint here, as SQLite would.
-            wal.checkpoint()?;
+        if pages >= HARD_LIMIT_PAGES || (pages >= LIMIT_PAGES && !request(&index, inode)) {
+            // Here, as SQLite would. Its result is ignored as SQLite's own
+            // hook ignores it: the commit is done, and an error (BUSY while
+            // another checkpoint runs) would be reported as the commit's.
+            let _ = wal.checkpoint();
         }
         Ok(())
     }))?;
@@ -75,7 +83,7 @@ fn request(index: &Path, inode: u64) -> bool {
         .iter()
         .any(|(path, ino)| *ino == inode && path == index)
     {
-        queue.pending.push((index.to_path_buf(), inode));
+        queue.pending.push_back((index.to_path_buf(), inode));
         WAKE.notify_one();
     }
     true
@@ -86,7 +94,7 @@ fn run() {
         let (index, inode) = {
             let mut queue = queue();
             loop {
-                if let Some(next) = queue.pending.pop() {
+                if let Some(next) = queue.pending.pop_front() {
                     break next;
                 }
                 queue = WAKE.wait(queue).unwrap_or_else(|p| p.into_inner());
@@ -104,12 +112,16 @@ fn checkpoint(index: &Path, inode: u64) -> Result<()> {
     if !fs::metadata(index).is_ok_and(|m| m.ino() == inode) {
         return Ok(());
     }
-    let conn = match conns::take(index, inode) {
-        Some(conn) => conn,
-        None => connect_existing(index, inode)?,
+    let (conn, pooled) = match conns::take(index, inode) {
+        Some(conn) => (conn, true),
+        None => (connect_existing(index, inode)?, false),
     };
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
-    conns::give_back(index, inode, conn);
+    // One opened here closes: kept, it could push out a connection an
+    // idle session will want back.
+    if pooled {
+        conns::give_back(index, inode, conn);
+    }
     Ok(())
 }
 

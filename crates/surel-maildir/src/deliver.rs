@@ -78,12 +78,25 @@ impl Mailbox {
         let base = filename::new_base(size, vsize);
 
         let tmp = dir.join("tmp").join(&base);
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(Error::io(&tmp))?;
+        let create = || {
+            fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)
+        };
+        let mut file = match create() {
+            // The index knows the folder but its directories are gone (a
+            // crash soon after they were made, before the disk had them,
+            // or removed by hand): make them again rather than refuse
+            // every message from now on.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                crate::create::make_folder(&self.root, &f.name)?;
+                create()
+            }
+            opened => opened,
+        }
+        .map_err(Error::io(&tmp))?;
         let written = file.write_all(raw).map_err(Error::io(&tmp));
         let result = written
             .and_then(|()| step(1))

@@ -302,7 +302,11 @@ impl Mailbox {
             .chain(names::SPECIAL.iter().map(|(name, _)| *name))
             .collect();
         let index = root.join(schema::INDEX_FILE);
-        if !index.exists() {
+        // With a log left from an index that was removed (the WAL stays
+        // between sessions), SQLite would replay it onto a new index that
+        // has pages; onto an empty one made in place it drops it.
+        let stale_wal = root.join(format!("{}-wal", schema::INDEX_FILE)).exists();
+        if !index.exists() && !stale_wal {
             create::create(root, &index, &standard, boot_id())?;
         }
         make_folder_dirs(root)?;

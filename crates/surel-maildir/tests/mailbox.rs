@@ -617,3 +617,45 @@ fn envelope_fields_are_stored_copied_and_worked_out_for_older_rows() {
     assert_eq!(cached.envelope, None);
     assert_eq!(cached.take_envelope(), expected);
 }
+
+/// The index removed by hand while its write-ahead log stays (it is kept
+/// between sessions): the mailbox opens again, is indexed again from its
+/// files, and the new index is sound.
+#[test]
+fn an_index_removed_without_its_log_is_made_again_from_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut mb = open(dir.path());
+        mb.deliver(MSG).unwrap();
+        let seen = Flags::from_names(["\\Seen"]);
+        mb.store_flags("INBOX", &[1], FlagChange::Add, &seen, None)
+            .unwrap();
+    }
+    // As with the server stopped: no connection kept open.
+    release_idle();
+    let index = dir.path().join("surel-index.sqlite");
+    assert!(dir.path().join("surel-index.sqlite-wal").exists());
+    fs::remove_file(&index).unwrap();
+    let mut mb = open(dir.path());
+    // As SELECT does: the folder's files are indexed again.
+    assert_eq!(mb.sync("INBOX").unwrap().added.len(), 1);
+    mb.deliver(MSG).unwrap();
+    assert_eq!(mb.messages("INBOX").unwrap().len(), 2);
+    let check: String = rusqlite::Connection::open(&index)
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+}
+
+/// A folder the index knows whose directories are gone (a crash soon
+/// after they were made, or removed by hand) takes messages again.
+#[test]
+fn append_makes_a_known_folders_missing_directories_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mb = open(dir.path());
+    fs::remove_dir_all(dir.path().join(".Sent")).unwrap();
+    mb.append("Sent", MSG, &Flags::new(), None).unwrap();
+    assert_eq!(mb.messages("Sent").unwrap().len(), 1);
+    assert!(dir.path().join(".Sent/maildirfolder").is_file());
+}
