@@ -112,16 +112,15 @@ fn checkpoint(index: &Path, inode: u64) -> Result<()> {
     if !fs::metadata(index).is_ok_and(|m| m.ino() == inode) {
         return Ok(());
     }
-    let (conn, pooled) = match conns::take(index, inode) {
-        Some(conn) => (conn, true),
-        None => (connect_existing(index, inode)?, false),
+    let conn = match conns::take(index, inode) {
+        Some(conn) => conn,
+        None => connect_existing(index, inode)?,
     };
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
-    // One opened here closes: kept, it could push out a connection an
-    // idle session will want back.
-    if pooled {
-        conns::give_back(index, inode, conn);
-    }
+    // Kept like any handle's: the next checkpoint or session of this
+    // index takes it instead of opening one (a busy mailbox asks every
+    // dozen deliveries); the pool bounds how many stay.
+    conns::give_back(index, inode, conn);
     Ok(())
 }
 
