@@ -285,6 +285,10 @@ impl Mailbox {
         }
         let src_dir = self.folder_dir(&src.name);
         let dst_dir = self.folder_dir(&dst.name);
+        if !dst_dir.join("cur").is_dir() {
+            // Known to the index but gone from disk (see `append`).
+            crate::create::make_folder(&self.root, &dst.name)?;
+        }
         let root = self.root.clone();
         let mut placed: Vec<Placed> = Vec::new();
         // In the writer's turn, so a rescan of either folder sees the

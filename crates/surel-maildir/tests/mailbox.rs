@@ -651,11 +651,16 @@ fn an_index_removed_without_its_log_is_made_again_from_the_files() {
 /// A folder the index knows whose directories are gone (a crash soon
 /// after they were made, or removed by hand) takes messages again.
 #[test]
-fn append_makes_a_known_folders_missing_directories_again() {
+fn append_and_move_make_a_known_folders_missing_directories_again() {
     let dir = tempfile::tempdir().unwrap();
     let mut mb = open(dir.path());
     fs::remove_dir_all(dir.path().join(".Sent")).unwrap();
     mb.append("Sent", MSG, &Flags::new(), None).unwrap();
     assert_eq!(mb.messages("Sent").unwrap().len(), 1);
     assert!(dir.path().join(".Sent/maildirfolder").is_file());
+    // And COPY or MOVE into one.
+    fs::remove_dir_all(dir.path().join(".Trash")).unwrap();
+    mb.deliver(MSG).unwrap();
+    mb.move_messages("INBOX", &[1], "Trash").unwrap();
+    assert_eq!(mb.messages("Trash").unwrap().len(), 1);
 }
