@@ -8,8 +8,6 @@
 
 use std::collections::VecDeque;
 use std::ffi::c_int;
-use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
@@ -18,7 +16,7 @@ use rusqlite::hooks::Wal;
 
 use crate::conns;
 use crate::error::Result;
-use crate::mailbox::connect_existing;
+use crate::mailbox::{connect_existing, is_file_with_inode};
 
 /// WAL pages after which the log is checkpointed. A connection that opens
 /// an index nobody else has open rebuilds SQLite's WAL index by reading
@@ -109,7 +107,7 @@ fn run() {
 /// Copies what it can of the log of `index` into it.
 fn checkpoint(index: &Path, inode: u64) -> Result<()> {
     // The account may be gone, or its index made again, since it asked.
-    if !fs::metadata(index).is_ok_and(|m| m.ino() == inode) {
+    if !is_file_with_inode(index, inode) {
         return Ok(());
     }
     let conn = match conns::take(index, inode) {

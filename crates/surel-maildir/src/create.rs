@@ -7,7 +7,7 @@
 //! and linked into place, its directory fsynced: two. Linking never
 //! replaces: of sessions making one account's index at the same moment,
 //! the first link wins and the others open that one. An index is only
-//! ever seen complete, with every folder it names on disk.
+//! ever seen complete, with every folder it names already made.
 
 use std::fs;
 use std::io::ErrorKind;

@@ -158,6 +158,11 @@ fn configure(mut db: Connection, index: &Path, inode: u64) -> Result<Connection>
     Ok(db)
 }
 
+/// Whether `path` is (still) the file with inode `inode`.
+pub(crate) fn is_file_with_inode(path: &Path, inode: u64) -> bool {
+    fs::metadata(path).is_ok_and(|m| m.ino() == inode)
+}
+
 /// A kept connection to the index file `index` (inode `inode`) if there is
 /// one (see `conns`), else a new one.
 fn index_connection(index: &Path, inode: u64) -> Result<Connection> {
@@ -437,7 +442,7 @@ impl Mailbox {
     /// Whether the index this handle has open is still the one at its
     /// path (not removed, or removed and made again, since it was opened).
     pub fn index_is_current(&self) -> bool {
-        fs::metadata(self.root.join(schema::INDEX_FILE)).is_ok_and(|m| m.ino() == self.index_inode)
+        is_file_with_inode(&self.root.join(schema::INDEX_FILE), self.index_inode)
     }
 
     pub fn root(&self) -> &Path {
