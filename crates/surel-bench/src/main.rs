@@ -37,7 +37,8 @@ struct Login {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Fsynced file creations per second in DIR (the disk's limit).
+    /// Fsynced file creations in DIR, in the order of a maildir delivery
+    /// and of a queue file (the disk's limit); LABEL names the machine.
     Disk {
         #[arg(long)]
         dir: PathBuf,
@@ -165,8 +166,17 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Disk { dir, count } => {
-                let rate = disk::fsync_creations(&dir, count)?;
-                stats::report(&format!("disk {label}"), &[("creations_per_s", rate)]);
+                let (maildir, queue_file) = disk::fsync_creations(&dir, count)?;
+                for (variant, order) in [("maildir", maildir), ("queue-file", queue_file)] {
+                    stats::report(
+                        &format!("disk {label}:{variant}"),
+                        &[
+                            ("creations_per_s", order.creations_per_s),
+                            ("p50_ms", order.latency.quantile_ms(0.5)),
+                            ("p99_ms", order.latency.quantile_ms(0.99)),
+                        ],
+                    );
+                }
                 Ok(())
             }
             Command::Smtp {
