@@ -1,6 +1,7 @@
 //! Writing a new message (SMTP delivery, IMAP APPEND): write and fsync it
-//! in tmp/, then in one turn of the index writer take its UID, rename it
-//! into new/ (cur/ when it has flags) named with that UID, and index it;
+//! unnamed (see `staged.rs`; named in tmp/ where that is not possible),
+//! then in one turn of the index writer take its UID, link it into new/
+//! (cur/ when it has flags) under a name with that UID, and index it;
 //! then fsync the directory. Success is returned only after all of it, so
 //! an acknowledged message is on disk; an interrupted one is either absent
 //! or whole, never half.
@@ -17,7 +18,6 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 
 use rusqlite::params;
 
@@ -28,6 +28,7 @@ use crate::mailbox::{Durability, Mailbox, commit, now_secs, sync_dir};
 use crate::notify::Event;
 use crate::parse;
 use crate::scan::{in_sync, mark_scanned};
+use crate::staged::Staged;
 
 /// Where a new message went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +40,7 @@ pub struct Appended {
 #[cfg(test)]
 thread_local! {
     /// Test hook: stop the write path after this step (1 = tmp written,
-    /// 2 = fsynced, 3 = renamed, 4 = indexed: the directory fsync fails).
+    /// 2 = fsynced, 3 = named in new/, 4 = indexed: the directory fsync fails).
     pub(crate) static STOP_AFTER: std::cell::Cell<u8> = const { std::cell::Cell::new(0) };
 }
 
@@ -77,40 +78,35 @@ impl Mailbox {
         let dir = self.folder_dir(&f.name);
         let base = filename::new_base(size, vsize);
 
-        let tmp = dir.join("tmp").join(&base);
-        let create = || {
-            fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)
-        };
-        let mut file = match create() {
+        let tmp = dir.join("tmp");
+        let mut staged = match Staged::create(&tmp, &base) {
             // The index knows the folder but its directories are gone (a
             // crash soon after they were made, before the disk had them,
             // or removed by hand): make them again rather than refuse
             // every message from now on.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 crate::create::make_folder(&self.root, &f.name)?;
-                create()
+                Staged::create(&tmp, &base)
             }
-            opened => opened,
+            staged => staged,
         }
         .map_err(Error::io(&tmp))?;
-        let written = file.write_all(raw).map_err(Error::io(&tmp));
-        let result = written
+        let at = staged.describe(&tmp);
+        let result = staged
+            .file
+            .write_all(raw)
+            .map_err(Error::io(&at))
             .and_then(|()| step(1))
-            .and_then(|()| file.sync_all().map_err(Error::io(&tmp)))
+            .and_then(|()| staged.file.sync_all().map_err(Error::io(&at)))
             .and_then(|()| step(2));
-        drop(file);
         if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
+            staged.discard();
             return Err(e);
         }
 
         let in_new = flags.maildir_letters().is_empty();
         let target_dir = dir.join(if in_new { "new" } else { "cur" });
-        let mut renamed = None;
+        let mut published = None;
         let indexed = self.with_turn(|conn| {
             commit(conn, Durability::Unsynced, |tx| {
                 let was_in_sync = in_sync(tx, f.id, &dir)?;
@@ -121,8 +117,8 @@ impl Mailbox {
                 } else {
                     target_dir.join(format!("{named}:2,{}", flags.maildir_letters()))
                 };
-                fs::rename(&tmp, &target).map_err(Error::io(&target))?;
-                renamed = Some(target);
+                staged.publish(&target).map_err(Error::io(&target))?;
+                published = Some(target);
                 step(3)?;
                 insert_message(
                     tx,
@@ -151,7 +147,7 @@ impl Mailbox {
                     // Indexed but not on disk for sure: take the file and
                     // then the row back (should that fail, a rescan drops
                     // a row whose file is gone).
-                    if let Some(target) = &renamed {
+                    if let Some(target) = &published {
                         let _ = fs::remove_file(target);
                     }
                     let _ = self.remove_row(f.id, uid);
@@ -169,7 +165,10 @@ impl Mailbox {
                 // Not acknowledged: take the file back so a retry does not
                 // leave a duplicate. (If this fails too, the next rescan
                 // indexes the message: whole, never half.)
-                let _ = fs::remove_file(renamed.as_ref().unwrap_or(&tmp));
+                if let Some(target) = &published {
+                    let _ = fs::remove_file(target);
+                }
+                staged.discard();
                 Err(e)
             }
         }
@@ -263,6 +262,16 @@ mod tests {
 
     #[test]
     fn a_delivery_interrupted_at_any_step_leaves_nothing_half_done() {
+        interrupted_at_any_step();
+    }
+
+    #[test]
+    fn so_does_one_written_under_a_name_in_tmp() {
+        crate::staged::NAMED_ONLY.with(|n| n.set(true));
+        interrupted_at_any_step();
+    }
+
+    fn interrupted_at_any_step() {
         let dir = tempfile::tempdir().unwrap();
         let mut mb = Mailbox::open(dir.path(), Quota::default()).unwrap();
         for stop in 1..=4 {
@@ -291,10 +300,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut mb = Mailbox::open(dir.path(), Quota::default()).unwrap();
         mb.deliver(MSG).unwrap();
-        // As if the process died between the rename into new/ and the index.
+        // As if the process died between naming the file in new/ and indexing it.
         let base = crate::filename::new_base(MSG.len() as u64, MSG.len() as u64);
         fs::write(dir.path().join("new").join(&base), MSG).unwrap();
-        // And a half-written file in tmp/ that never got renamed.
+        // And a half-written file in tmp/ that never got published.
         fs::write(dir.path().join("tmp").join("half"), &MSG[..10]).unwrap();
         let scan = mb.rescan("INBOX").unwrap();
         assert_eq!(scan.added, vec![2]);

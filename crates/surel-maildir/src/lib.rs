@@ -23,6 +23,7 @@ pub mod parse;
 mod pool;
 mod scan;
 mod schema;
+mod staged;
 
 pub use deliver::Appended;
 pub use envelope::{Envelope, EnvelopeAddress};
