@@ -304,6 +304,13 @@ fn import_checks_every_line_first_and_imports_all_or_none() {
             .contains("imported 2 accounts")
     );
     assert_eq!(desk.show("eko")["name"], "Eko, S.Kom");
+    // Each with its maildir and special-use folders, as `user add` makes.
+    for user in ["ani", "eko"] {
+        let maildir = desk.dir().join("data/mail/kemenkeu.go.id").join(user);
+        for folder in ["cur", ".Sent/cur", ".Trash/cur"] {
+            assert!(maildir.join(folder).is_dir(), "{user}: {folder}");
+        }
+    }
     assert_eq!(
         desk.show("eko")["state"],
         "must_change",

@@ -224,14 +224,7 @@ pub fn run(admin: &Admin, command: UserCommand) -> anyhow::Result<()> {
                 },
                 now,
             )?;
-            // The maildir and its special-use folders come with the account.
-            let dir =
-                surel_maildir::mailbox_dir(&admin.config.data_dir, &account.domain, &account.local);
-            let quota = surel_maildir::Quota {
-                storage: account.quota_bytes,
-                messages: None,
-            };
-            surel_maildir::Mailbox::open(&dir, quota)
+            make_mailbox(admin, &account.domain, &account.local, account.quota_bytes)
                 .with_context(|| format!("cannot create the mailbox of {}", account.address()))?;
             tracing::info!(target: "audit", account = %account.address(), "account created");
             print_issued(&account.address(), &password, generated, json)
@@ -450,7 +443,42 @@ fn import(admin: &Admin, file: &std::path::Path) -> anyhow::Result<()> {
     }
     let n = admin.store().import_accounts(&accounts, now)?;
     tracing::info!(target: "audit", count = n, file = %file.display(), "accounts imported");
+    // Each with its maildir, as `user add` makes it: its first login is
+    // then a login only, and a maildir that cannot be made (permissions, a
+    // full disk) is reported here to the admin, not to the user later.
+    let mut unmade = Vec::new();
+    for a in &accounts {
+        if let Err(e) = make_mailbox(admin, &a.domain, &a.local, a.quota_bytes) {
+            unmade.push(format!("{}@{}: {e:#}", a.local, a.domain));
+        }
+    }
     println!("imported {n} accounts");
+    if !unmade.is_empty() {
+        for e in &unmade {
+            eprintln!("{e}");
+        }
+        bail!(
+            "the accounts are imported, but the {} mailboxes above could not be made: \
+             fix the cause; each is also made at its account's first login or first mail",
+            unmade.len()
+        );
+    }
+    Ok(())
+}
+
+/// Makes an account's maildir with its special-use folders and index.
+fn make_mailbox(
+    admin: &Admin,
+    domain: &str,
+    local: &str,
+    quota_bytes: Option<u64>,
+) -> anyhow::Result<()> {
+    let dir = surel_maildir::mailbox_dir(&admin.config.data_dir, domain, local);
+    let quota = surel_maildir::Quota {
+        storage: quota_bytes,
+        messages: None,
+    };
+    surel_maildir::Mailbox::open(&dir, quota)?;
     Ok(())
 }
 
