@@ -42,11 +42,7 @@ impl Staged {
     /// Creates the file for a message in `tmp_dir` (a folder's `tmp/`);
     /// `base` names it there if it must have a name.
     pub(crate) fn create(tmp_dir: &Path, base: &str) -> io::Result<Staged> {
-        #[cfg(test)]
-        let unnamed_possible = proc_fd_links() && !NAMED_ONLY.with(|n| n.get());
-        #[cfg(not(test))]
-        let unnamed_possible = proc_fd_links();
-        if unnamed_possible {
+        if unnamed_possible() {
             let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
             match rustix::fs::open(tmp_dir, flags, Mode::from_raw_mode(0o600)) {
                 Ok(fd) => {
@@ -104,6 +100,14 @@ impl Staged {
             let _ = fs::remove_file(path);
         }
     }
+}
+
+fn unnamed_possible() -> bool {
+    #[cfg(test)]
+    if NAMED_ONLY.with(|n| n.get()) {
+        return false;
+    }
+    proc_fd_links()
 }
 
 /// Whether a descriptor can be linked through /proc/self/fd (procfs
